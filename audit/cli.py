@@ -1,0 +1,83 @@
+"""The `audit` command: a thin Typer app; each command calls into a module that does the work.
+
+Subcommand groups live beside the code they drive (`audit/<pkg>/cli.py`) and are registered here.
+Every AuditError becomes one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from audit.errors import AuditError
+
+app = typer.Typer(
+    name="audit",
+    help="genaudit: provenance and auditing for text-to-image models and their training sets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+#: (group name, module holding a `app: typer.Typer`, help) — imported at start-up; they keep heavy imports lazy.
+GROUPS: list[tuple[str, str, str]] = [
+    ("dataset", "audit.dataset.cli", "Build, ingest and describe training sets."),
+    ("embed", "audit.embed.cli", "CLIP embeddings: train the tiny in-project CLIP, evaluate retrieval."),
+    ("index", "audit.index.cli", "Build and inspect search indices."),
+]
+#: Modules that add top-level commands to `app` (e.g. `audit search`, `audit demo`).
+TOP_LEVEL: list[str] = ["audit.index.search_cli", "audit.demo_cli"]
+
+
+def _register() -> None:
+    for name, module, help_text in GROUPS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue  # group not built yet
+            raise
+        app.add_typer(mod.app, name=name, help=help_text)
+    for module in TOP_LEVEL:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        mod.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the app, turning AuditError into a one-line message."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except AuditError as exc:
+        typer.secho(f"error: {exc.message}", err=True, fg="red")
+        if exc.hint:
+            typer.secho(f"  hint: {exc.hint}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        typer.secho("interrupted; nothing half-written was left in place", err=True)
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Exit):
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
