@@ -26,28 +26,20 @@ GROUPS: list[tuple[str, str, str]] = [
     ("dataset", "audit.dataset.cli", "Build, ingest and describe training sets."),
     ("embed", "audit.embed.cli", "CLIP embeddings: train the tiny in-project CLIP, evaluate retrieval."),
     ("index", "audit.index.cli", "Build and inspect search indices."),
+    ("optout", "audit.optout.cli", "Opt-out registry, signal parsers, manifest check/filter, offline lookup."),
+    ("provenance", "audit.provenance.cli", "C2PA Content Credentials: test CA, stamp generated images, verify."),
+    ("generate", "audit.generate.cli", "Train and sample the tiny reference text-to-image generator."),
+    ("memorisation", "audit.memorisation.cli", "Find generated images that copy training images; review verdicts."),
 ]
 #: Modules that add top-level commands to `app` (e.g. `audit search`, `audit demo`).
-TOP_LEVEL: list[str] = ["audit.index.search_cli", "audit.demo_cli"]
+TOP_LEVEL: list[str] = ["audit.index.search_cli", "audit.demo_cli", "audit.app_cli"]
 
 
 def _register() -> None:
     for name, module, help_text in GROUPS:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue  # group not built yet
-            raise
-        app.add_typer(mod.app, name=name, help=help_text)
+        app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
     for module in TOP_LEVEL:
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        mod.register(app)
+        importlib.import_module(module).register(app)
 
 
 _register()
@@ -56,7 +48,7 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the app, turning AuditError into a one-line message."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except AuditError as exc:
         typer.secho(f"error: {exc.message}", err=True, fg="red")
         if exc.hint:
@@ -76,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Abort):
             return 1
         raise
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

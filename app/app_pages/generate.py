@@ -1,0 +1,73 @@
+"""Generate page: prompt → images from the reference generator, with the model's training record beside them.
+
+UI only: loading and sampling are audit.generate (load_pipeline); the pipeline is cached per model dir.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from audit import webapp
+from audit.config import GENERATOR_DIR
+from audit.errors import AuditError
+
+
+@st.cache_resource(show_spinner="Loading generator…")
+def _pipeline(path: str, mtime_ns: int):
+    from audit.generate import load_pipeline
+
+    return load_pipeline(path)
+
+
+st.title("Generate with the reference model")
+st.caption("A tiny text-to-image diffusion model trained in this project, so memorisation can be provoked "
+           "and audited end to end. Items duplicated in its training set are listed below: prompt with "
+           "their captions to see copies.")
+model_dir = st.text_input("Generator model directory", value=os.environ.get("GENAUDIT_GENERATOR", str(GENERATOR_DIR)),
+                          key="gen_model")
+weights = Path(model_dir) / "model.safetensors"
+try:
+    pipe = _pipeline(model_dir, weights.stat().st_mtime_ns if weights.is_file() else 0)
+except AuditError as exc:
+    st.error(webapp.format_error(exc))
+    st.stop()
+
+meta = pipe.meta
+training = meta.get("training", {})
+with st.expander("Model record", expanded=False):
+    te = meta.get("text_encoder", {})
+    st.markdown(f"**{meta.get('params', 0):,}** params · **{meta.get('resolution')} px** · "
+                f"**{meta.get('steps')}** training steps · text encoder `{te.get('name')}` "
+                f"({'trained' if te.get('trained') else 'random init'})")
+    st.markdown(f"Training command: `{training.get('train_command', '')}`")
+    if training.get("duplication"):
+        st.markdown("Duplicated items (key → times per epoch): " +
+                    ", ".join(f"`{k}` ×{v}" for k, v in training["duplication"].items()))
+    if training.get("excluded_keys"):
+        st.markdown(f"Excluded (authors {', '.join(training.get('exclude_authors', []))}): "
+                    f"{len(training['excluded_keys'])} items")
+
+prompt = st.text_input("Prompt", value=st.query_params.get("prompt", "a small red circle on the left of a white background"),
+                       key="gen_prompt")
+c1, c2, c3, c4 = st.columns(4)
+n = c1.number_input("Images", min_value=1, max_value=16, value=8, key="gen_n")
+seed = c2.number_input("Seed", min_value=0, value=0, step=1, key="gen_seed")
+steps = c3.slider("DDIM steps", 5, 100, 25, key="gen_steps")
+guidance = c4.slider("Guidance", 0.0, 10.0, 3.0, step=0.5, key="gen_guidance")
+
+if st.button("Generate", type="primary", key="gen_go"):
+    try:
+        with st.spinner(f"Sampling {n} images…"):
+            images = pipe([prompt] * int(n), seed=int(seed), steps=int(steps), guidance=float(guidance))
+    except AuditError as exc:
+        st.error(webapp.format_error(exc))
+        st.stop()
+    st.query_params["prompt"] = prompt
+    cols = st.columns(4)
+    for i, img in enumerate(images):
+        cols[i % 4].image(img.resize((128, 128), 0), caption=f"seed {int(seed) + i}")
+    st.caption(f"Image i uses seed+i: `audit generate sample --model {model_dir} --prompt \"{prompt}\" "
+               f"--seed {int(seed)} --n {int(n)} --steps {int(steps)} --guidance {guidance} --out OUT` reproduces them.")

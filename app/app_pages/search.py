@@ -1,0 +1,57 @@
+"""Search page: text or uploaded image → nearest training images, with who made them and under which licence."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import app_common
+from audit import webapp
+from audit.errors import AuditError
+
+st.title("Search the training set")
+index = app_common.require_index()
+status = app_common.current_status()
+st.caption(f"{status.summary} · `{status.path}`")
+
+mode = st.radio("Query by", ["Text", "Image"], horizontal=True, key="search_mode")
+k = st.slider("Results", min_value=1, max_value=50, value=12, key="search_k")
+
+query = None
+if mode == "Text":
+    text = st.text_input("Describe the image", value=st.query_params.get("q", ""),
+                         placeholder="a red car", key="search_text")
+    if text.strip():
+        st.query_params["q"] = text
+        query = text
+    else:
+        st.query_params.pop("q", None)
+else:
+    upload = st.file_uploader("Upload an image", type=list(webapp.UPLOAD_TYPES), key="search_upload")
+    if upload is not None:
+        try:
+            query = webapp.read_upload(upload.getvalue(), upload.name)
+        except AuditError as exc:
+            st.error(webapp.format_error(exc))
+            st.stop()
+        st.image(query, caption=f"query: {upload.name}", width=192)
+
+if query is None:
+    st.caption("Type a description or upload an image to find the closest training images.")
+    st.stop()
+
+try:
+    with st.spinner("Searching…"):
+        cards = webapp.hit_cards(webapp.search(index, query, k=k), index)
+except AuditError as exc:
+    st.error(webapp.format_error(exc))
+    st.stop()
+
+if not cards:
+    st.warning("The index returned no results.")
+    st.stop()
+st.subheader(f"{len(cards)} nearest training images")
+app_common.hit_grid(cards)
+with st.expander("As a table"):
+    frame = webapp.cards_frame(cards)
+    st.dataframe(frame, hide_index=True)
+    st.download_button("Download CSV", frame.to_csv(index=False), file_name="search_results.csv", mime="text/csv")

@@ -1,0 +1,243 @@
+"""Training loop: DDPM noise prediction with caption dropout (for classifier-free guidance), EMA weights,
+atomic checkpoints every N steps, resume from the last one, and a hard stop on a non-finite loss.
+
+Every random draw of step s comes from a generator seeded by (seed, s) and batches are a pure
+function of (seed, step) (see data.TrainingSet.batch_indices), so an interrupted and resumed run
+follows the same trajectory as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import shlex
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.errors import AuditError, ArtefactError, InputError
+from audit.meta import make_meta
+from audit.progress import bar
+from audit.generate import store
+from audit.generate.data import build_training_set
+from audit.generate.models import build_unet, check_resolution, count_params, unet_config
+from audit.generate.schedule import DEFAULT_SCHEDULE, training_scheduler
+
+#: Text encoder used until the trained tiny CLIP is shipped in data/tiny_clip/.
+FALLBACK_CLIP = "genaudit-tiny-clip@random:0"
+
+
+class TrainingError(AuditError):
+    """Training cannot continue (non-finite loss)."""
+
+
+def default_clip() -> str:
+    """The trained tiny CLIP when shipped, else its random-init twin (recorded in meta.json either way)."""
+    from audit.config import TINY_CLIP_DIR
+
+    return "genaudit-tiny-clip" if (TINY_CLIP_DIR / "model.pt").is_file() else FALLBACK_CLIP
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    datasets: tuple[str, ...]
+    out: str
+    duplicates: dict[str, int] = field(default_factory=dict)
+    exclude_authors: tuple[str, ...] = ()
+    steps: int | None = None
+    minutes: float | None = None
+    resolution: int = 32
+    seed: int = 0
+    batch: int = 32
+    lr: float = 1e-3
+    preset: str = "small"
+    clip: str | None = None
+    save_every: int = 200
+    caption_dropout: float = 0.1
+    ema_decay: float = 0.999
+    device: str = "cpu"
+
+    def command(self) -> str:
+        """The `audit generate train` command line that reproduces this run."""
+        parts = ["audit", "generate", "train"]
+        for d in self.datasets:
+            parts += ["--dataset", d]
+        parts += ["--out", self.out]
+        for k, n in self.duplicates.items():
+            parts += ["--duplicate", f"{k}={n}"]
+        for a in self.exclude_authors:
+            parts += ["--exclude-author", a]
+        if self.steps is not None:
+            parts += ["--steps", str(self.steps)]
+        if self.minutes is not None:
+            parts += ["--minutes", str(self.minutes)]
+        parts += ["--resolution", str(self.resolution), "--seed", str(self.seed), "--batch", str(self.batch),
+                  "--lr", str(self.lr), "--preset", self.preset, "--save-every", str(self.save_every)]
+        if self.clip:
+            parts += ["--clip", self.clip]
+        return shlex.join(parts)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_dir: Path
+    step: int
+    steps_run: int
+    excluded: int
+    unmatched_authors: tuple[str, ...]
+    final_loss: float | None
+    seconds: float
+    resumed_from: int | None
+    params: int
+
+
+#: Settings that must match to resume a run (others, like --steps/--minutes, may change).
+_RESUME_KEYS = ("resolution", "seed", "batch", "lr", "preset", "caption_dropout", "ema_decay")
+
+
+def _identity(settings: TrainSettings, data_record: dict[str, Any], clip_fp: str) -> dict[str, Any]:
+    d = asdict(settings)
+    return {**{k: d[k] for k in _RESUME_KEYS}, "manifest_hash": data_record["manifest_hash"],
+            "duplication": data_record["duplication"], "excluded_keys": data_record["excluded_keys"],
+            "clip_fingerprint": clip_fp}
+
+
+def _prepare_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file", "give a directory for the model")
+    if out.is_dir() and any(out.iterdir()) and not (out / store.STATE_NAME).is_file():
+        if (out / "meta.json").is_file():
+            raise ArtefactError(f"{out} holds a finished model without {store.STATE_NAME}, so it cannot be resumed",
+                                "train into a new --out directory")
+        raise ArtefactError(f"--out {out} is not empty and is not a generator training dir", "use a new directory")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def denoising_loss(unet, sched, x0, ctx, noise, t):
+    """Epsilon-prediction MSE: noise x0 to step t, ask the UNet for the noise given the text states."""
+    import torch.nn.functional as F
+
+    return F.mse_loss(unet(sched.add_noise(x0, noise, t), t, ctx).sample, noise)
+
+
+def _lr_at(step: int, base: float, warmup: int = 50) -> float:
+    return base * min(1.0, (step + 1) / warmup)
+
+
+def train(settings: TrainSettings) -> TrainResult:
+    """Train (or resume) a generator into settings.out; returns when steps/minutes are used up."""
+    import torch
+
+    from audit.generate.text import TextConditioner
+
+    if settings.steps is None and settings.minutes is None:
+        raise InputError("give --steps N or --minutes M", "e.g. --steps 2000")
+    if settings.batch < 1 or settings.save_every < 1:
+        raise InputError("--batch and --save-every must be at least 1")
+    check_resolution(settings.resolution)
+    out = Path(settings.out)
+    _prepare_out(out)
+    t_start = time.monotonic()
+
+    data = build_training_set(settings.datasets, settings.resolution, settings.duplicates, settings.exclude_authors)
+    record = data.record()
+    text = TextConditioner(settings.clip or default_clip(), device=settings.device)
+    identity = _identity(settings, record, text.fingerprint)
+
+    state = store.load_train_state(out)
+    if state is not None and state.get("identity") != identity:
+        diff = sorted(k for k in identity if state.get("identity", {}).get(k) != identity[k])
+        raise ArtefactError(f"{out} was trained with different {', '.join(diff)}; cannot resume",
+                            "use the same options, or a new --out directory")
+
+    cap_states = text.encode(data.captions)  # once per unique caption
+    empty_state = text.encode([""])[0]
+    cfg = unet_config(settings.preset, settings.resolution, text.text_width)
+    torch.manual_seed(settings.seed)
+    unet = build_unet(cfg).to(settings.device)
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    opt = torch.optim.AdamW(unet.parameters(), lr=settings.lr, weight_decay=0.0)
+    step, curve, resumed_from = 0, [], None
+    if state is not None:
+        unet.load_state_dict(state["unet"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        step, curve, resumed_from = int(state["step"]), list(state["loss_curve"]), int(state["step"])
+    sched = training_scheduler(DEFAULT_SCHEDULE)
+    n_t = sched.config.num_train_timesteps
+    model_hash = None
+
+    def save(at_step: int) -> None:
+        nonlocal model_hash
+        store.save_train_state({"step": at_step, "unet": unet.state_dict(), "ema": ema.state_dict(),
+                                "optimizer": opt.state_dict(), "loss_curve": curve, "identity": identity}, out)
+        model_hash = store.save_weights(ema.state_dict(), out)
+        store.write_generator_meta(out, make_meta(
+            "generator", unet=cfg, preset=settings.preset, params=count_params(unet), schedule=DEFAULT_SCHEDULE,
+            resolution=settings.resolution, seed=settings.seed, batch=settings.batch, lr=settings.lr,
+            caption_dropout=settings.caption_dropout, ema_decay=settings.ema_decay, steps=at_step,
+            text_encoder={"name": text.name, "fingerprint": text.fingerprint, "context_length": text.context_length,
+                          "text_width": text.text_width, "frozen": True,
+                          "trained": "@random" not in text.name},
+            training={**record, "datasets": [str(Path(d).resolve()) for d in settings.datasets],
+                      "train_command": settings.command()},
+            loss_curve=curve, model_sha256=model_hash,
+        ))
+
+    target = settings.steps if settings.steps is not None else None
+    deadline = t_start + settings.minutes * 60 if settings.minutes is not None else math.inf
+    pbar = bar(total=target or 0, desc="training generator", unit="step")
+    pbar.update(step)
+    window, last_loss, start_step, last_saved = [], None, step, (step if state is not None else None)
+    unet.train()
+    try:
+        while (target is None or step < target) and time.monotonic() < deadline:
+            g = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
+            idx = data.batch_indices(settings.seed, step, settings.batch)
+            x0 = torch.from_numpy(data.pixels[idx]).to(settings.device)
+            ctx = cap_states[torch.from_numpy(data.caption_of[idx])].clone()
+            drop = torch.rand(len(idx), generator=g) < settings.caption_dropout
+            ctx[drop] = empty_state
+            noise = torch.randn(x0.shape, generator=g)
+            t = torch.randint(0, n_t, (len(idx),), generator=g)
+            dev = settings.device
+            loss = denoising_loss(unet, sched, x0, ctx.to(dev), noise.to(dev), t.to(dev))
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                kept = f"the last good checkpoint (step {last_saved}) is kept in {out}" if last_saved is not None \
+                    else "no checkpoint had been saved yet"
+                raise TrainingError(f"loss became {value} at step {step}; training stopped, {kept}",
+                                    "lower --lr (or check the images), then resume")
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(step, settings.lr)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+            opt.step()
+            decay = min(settings.ema_decay, (1 + step) / (10 + step))
+            with torch.no_grad():
+                for pe, pm in zip(ema.parameters(), unet.parameters()):
+                    pe.lerp_(pm, 1 - decay)
+            step += 1
+            window.append(value)
+            last_loss = value
+            if len(window) == 10:
+                curve.append([step, round(sum(window) / len(window), 6)])
+                window = []
+            pbar.update(1)
+            pbar.set_postfix(loss=f"{value:.4f}")
+            if step % settings.save_every == 0:
+                if window:
+                    curve.append([step, round(sum(window) / len(window), 6)])
+                    window = []
+                save(step)
+                last_saved = step
+    finally:
+        pbar.close()
+    if last_saved != step or not (out / store.WEIGHTS_NAME).is_file():
+        if window:
+            curve.append([step, round(sum(window) / len(window), 6)])
+        save(step)
+    return TrainResult(out, step, step - start_step, len(data.excluded), tuple(data.unmatched_authors()), last_loss, time.monotonic() - t_start, resumed_from,
+                       count_params(unet))

@@ -1,0 +1,239 @@
+"""`audit index build`: manifest -> CLIP vectors + perceptual hashes -> faiss index dir, atomically and idempotently.
+
+Layout written (docs/CONTRACTS.md): vectors.faiss, vectors.npy (exact L2-normalised float32 rows for the
+re-rank, memory-mapped at query time), ids.parquet, hashes.parquet, meta.json, and the previous
+denylist.parquet carried over. Rows of every file are in ascending id order (ids are key hashes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from audit.atomic import atomic_dir, atomic_path
+from audit.errors import ArtefactError, ImageError, InputError
+from audit.images import load_rgb
+from audit.index.denylist import DENYLIST_NAME
+from audit.index.hashes import image_hashes
+from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
+from audit.meta import META_NAME, make_meta, read_meta, write_meta
+from audit.progress import bar
+from audit.records import MANIFEST_NAME, manifest_hash, read_manifest, resolve_paths
+
+FAISS_NAME = "vectors.faiss"
+VECTORS_NAME = "vectors.npy"
+IDS_NAME = "ids.parquet"
+HASHES_NAME = "hashes.parquet"
+INDEX_FILES = (FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME, META_NAME)
+BATCH = 128
+#: Rows per resumable embedding chunk.
+CHUNK = 4096
+
+
+def resolve_source(source: str | Path, out: Path) -> tuple[Path, Path]:
+    """(dataset dir, manifest file) for a dataset dir, a manifest file, or a plain image folder (ingested first)."""
+    src = Path(source)
+    if not src.exists():
+        raise InputError(f"{src} does not exist", "pass a dataset dir, a manifest.parquet or a folder of images")
+    if src.is_file():
+        if src.suffix != ".parquet":
+            raise InputError(f"{src} is not a manifest (.parquet)", "pass a dataset dir, a manifest.parquet or a folder of images")
+        return src.parent, src
+    if (src / MANIFEST_NAME).is_file():
+        return src, src / MANIFEST_NAME
+    # a plain folder of images: ingest it into a sibling dataset dir (idempotent on its own)
+    from audit.dataset.ingest import ingest
+
+    dataset = out.parent / f"{out.name}_dataset"
+    ingest(src, dataset)
+    return dataset, dataset / MANIFEST_NAME
+
+
+def _same_inputs(meta: dict[str, Any], want: dict[str, Any]) -> bool:
+    return all(meta.get(k) == v for k, v in want.items())
+
+
+def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
+    """True when `out` already holds an index built from the same inputs (the build is then a no-op)."""
+    if not out.exists():
+        return False
+    if not out.is_dir():
+        raise ArtefactError(f"{out} exists and is not a directory", "choose another --out")
+    names = {p.name for p in out.iterdir()}
+    if not names:
+        return False
+    meta = None
+    if META_NAME in names:
+        import json
+
+        try:
+            meta = json.loads((out / META_NAME).read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            meta = None
+    is_index = (meta is not None and meta.get("kind") == "index") or FAISS_NAME in names
+    if not is_index:
+        raise ArtefactError(f"{out} is not empty and is not an index", "choose an empty or new --out directory")
+    complete = meta is not None and all(n in names for n in INDEX_FILES)
+    if complete and not overwrite and _same_inputs(meta, want):
+        return True
+    if not overwrite:
+        why = "is incomplete" if not complete else "was built from other inputs (manifest, model or factory)"
+        raise ArtefactError(f"index {out} {why}", "pass --overwrite to rebuild it")
+    return False
+
+
+def _embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.ndarray]:
+    """Decode, hash and embed one chunk of rows; unreadable images are marked not kept, with the reason."""
+    n = len(paths)
+    out = {"vectors": np.zeros((n, emb.dim), np.float32), "kept": np.zeros(n, bool),
+           "phash": np.zeros(n, np.uint64), "dhash": np.zeros(n, np.uint64), "reason": np.full(n, "", dtype=object)}
+    for start in range(0, n, BATCH):
+        imgs, rows = [], []
+        for i in range(start, min(n, start + BATCH)):
+            try:
+                img = load_rgb(paths[i])
+            except ImageError as exc:
+                out["reason"][i] = exc.message
+                continue
+            h = image_hashes(img)
+            out["phash"][i], out["dhash"][i] = h["phash"], h["dhash"]
+            imgs.append(img)
+            rows.append(i)
+        if imgs:
+            out["vectors"][rows] = emb.embed_images(imgs, batch_size=BATCH, progress=False)
+            out["kept"][rows] = True
+        tick(min(n, start + BATCH) - start)
+    out["reason"] = out["reason"].astype(str)
+    return out
+
+
+def work_dir(out: Path, want: dict[str, Any]) -> Path:
+    """Where finished embedding chunks wait, so an interrupted build resumes (deleted after success)."""
+    from audit.meta import sha256_strings
+
+    tag = sha256_strings([want["manifest_hash"], want["model_fingerprint"], want["dataset_dir"]])[:12]
+    return out.parent / f".{out.name}.work-{tag}"
+
+
+def _embed_rows(emb, paths: list[Path], rel_paths: list[str], out_vectors: np.ndarray, work: Path):
+    """Embed every row chunk by chunk, reusing chunks a previous interrupted run finished."""
+    n = len(paths)
+    kept = np.zeros(n, dtype=bool)
+    ph = np.zeros(n, dtype=np.uint64)
+    dh = np.zeros(n, dtype=np.uint64)
+    skipped: list[dict[str, str]] = []
+    work.mkdir(parents=True, exist_ok=True)
+    with bar(n, "index build: embedding", unit="img") as pb:
+        for start in range(0, n, CHUNK):
+            stop = min(n, start + CHUNK)
+            path = work / f"chunk_{start:010d}_{stop:010d}.npz"
+            part, fresh = None, False
+            if path.is_file():
+                try:
+                    with np.load(path, allow_pickle=False) as z:
+                        part = {k: z[k] for k in z.files}
+                except (OSError, ValueError, EOFError):
+                    part = None  # damaged chunk: redo it
+            if part is None:
+                fresh = True
+                part = _embed_chunk(emb, paths[start:stop], pb.update)
+                with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as f:
+                    np.savez(f, **part)
+            out_vectors[start:stop] = part["vectors"]
+            kept[start:stop], ph[start:stop], dh[start:stop] = part["kept"], part["phash"], part["dhash"]
+            skipped += [{"path": rel_paths[start + i], "reason": str(part["reason"][i])}
+                        for i in np.flatnonzero(~part["kept"])]
+            if fresh is False:
+                pb.update(stop - start)
+    return kept, ph, dh, skipped
+
+
+@dataclass(frozen=True)
+class IndexBuild:
+    """What `build_index_report` did: the index dir, whether it was already up to date, and its meta."""
+
+    out: Path
+    up_to_date: bool
+    meta: dict[str, Any]
+
+
+def build_index(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
+                device: str = "cpu", overwrite: bool = False) -> Path:
+    """Build (or confirm up to date) the search index of a training set; returns the index dir."""
+    return build_index_report(source, out, model, factory, device, overwrite).out
+
+
+def build_index_report(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
+                       device: str = "cpu", overwrite: bool = False) -> IndexBuild:
+    """`build_index`, also saying whether anything was rebuilt (for the CLI and the app)."""
+    from audit.embed import load_embedder
+
+    out = Path(out)
+    dataset_dir, mpath = resolve_source(source, out)
+    df = read_manifest(mpath)
+    if not len(df):
+        raise InputError(f"{mpath} has no rows", "add images to the dataset first")
+    emb = load_embedder(model, device=device)
+    want = {
+        "manifest_hash": manifest_hash(df),
+        "model_fingerprint": emb.fingerprint,
+        "factory_requested": factory,
+        "dataset_dir": str(dataset_dir.resolve()),
+    }
+    if _check_out(out, want, overwrite):
+        return IndexBuild(out, True, read_meta(out, kind="index"))
+
+    ids = key_ids(df["key"])
+    order = np.argsort(ids, kind="stable")
+    df = df.iloc[order].reset_index(drop=True)
+    ids = ids[order]
+    paths = resolve_paths(df, dataset_dir)
+    old_denylist = out / DENYLIST_NAME
+
+    with atomic_dir(out) as tmp:
+        raw = np.lib.format.open_memmap(tmp / "vectors.all.npy", mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
+        work = work_dir(out, want)
+        kept, ph, dh, skipped = _embed_rows(emb, paths, df["path"].astype(str).tolist(), raw, work)
+        count = int(kept.sum())
+        if count == 0:
+            raise InputError(f"{mpath}: none of the {len(df)} images could be read",
+                             f"first problem: {skipped[0]['path']}: {skipped[0]['reason']}")
+        if count == len(df):
+            raw.flush()
+            del raw
+            (tmp / "vectors.all.npy").rename(tmp / VECTORS_NAME)
+        else:
+            vec = np.lib.format.open_memmap(tmp / VECTORS_NAME, mode="w+", dtype=np.float32, shape=(count, emb.dim))
+            vec[:] = raw[kept]
+            vec.flush()
+            del vec, raw
+            (tmp / "vectors.all.npy").unlink()
+        vectors = np.load(tmp / VECTORS_NAME, mmap_mode="r")
+        df, ids = df[kept].reset_index(drop=True), ids[kept]
+
+        choice = resolve_factory(factory, count, emb.dim)
+        index = build_faiss(choice, vectors, ids)
+        save_faiss(index, tmp / FAISS_NAME)
+        del index
+
+        table = df.copy()
+        table.insert(0, "id", ids)
+        table.to_parquet(tmp / IDS_NAME, index=False)
+        pd.DataFrame({"id": ids, "key": df["key"].astype("string"), "phash": ph[kept], "dhash": dh[kept]}).to_parquet(
+            tmp / HASHES_NAME, index=False)
+        if old_denylist.is_file():
+            shutil.copy2(old_denylist, tmp / DENYLIST_NAME)
+
+        meta = make_meta(
+            "index", **{**emb.describe(), **want}, count=count, manifest_rows=int(len(kept)),
+            skipped=skipped, skipped_count=len(skipped), **choice.to_meta(), vectors_dtype="float32",
+            hash_kinds=["phash", "dhash"], id_scheme="sha256(key)[:8] & 2^63-1", device=device,
+        )
+        write_meta(tmp, meta)
+    shutil.rmtree(work, ignore_errors=True)
+    return IndexBuild(out, False, meta)

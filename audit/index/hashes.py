@@ -1,0 +1,87 @@
+"""Perceptual hashes (pHash + dHash, 64 bits as uint64) and a faiss binary index for near-duplicate lookup.
+
+Global hashes miss horizontal flips, so lookups also hash the mirrored query (NOTES: copy detection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageOps
+
+HASH_KINDS = ("phash", "dhash")
+
+
+def _bits_to_uint64(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(np.asarray(bits, dtype=bool).ravel()).tobytes(), "big")
+
+
+def image_hashes(img: Image.Image) -> dict[str, int]:
+    """{'phash': uint64, 'dhash': uint64} of an RGB image."""
+    import imagehash
+
+    return {"phash": _bits_to_uint64(imagehash.phash(img).hash), "dhash": _bits_to_uint64(imagehash.dhash(img).hash)}
+
+
+def to_codes(values: Sequence[int] | np.ndarray) -> np.ndarray:
+    """uint64 hashes -> (n, 8) uint8 big-endian codes, the layout faiss binary indices expect."""
+    arr = np.asarray(values, dtype=np.uint64).astype(">u8")
+    return np.ascontiguousarray(arr.view(np.uint8).reshape(-1, 8))
+
+
+def hamming(a: int, b: int) -> int:
+    return int(bin((int(a) ^ int(b)) & 0xFFFF_FFFF_FFFF_FFFF).count("1"))
+
+
+@dataclass(frozen=True)
+class HashMatch:
+    """One near-duplicate: row in hashes table, best Hamming distance, and whether the mirror matched best."""
+
+    row: int
+    distance: int
+    mirrored: bool
+    kind: str
+
+
+class HashIndex:
+    """Binary faiss indices over stored hashes; rows align with the hashes table (and the vectors)."""
+
+    def __init__(self, hashes: dict[str, np.ndarray]):
+        import faiss
+
+        self.indices = {}
+        for kind, values in hashes.items():
+            index = faiss.IndexBinaryFlat(64)
+            if len(values):
+                index.add(to_codes(values))
+            self.indices[kind] = index
+
+    def lookup(self, img: Image.Image, max_distance: int, kind: str = "phash") -> list[HashMatch]:
+        """Rows within `max_distance` bits of the image or of its mirror, closest first.
+
+        kind='phash' or 'dhash' uses that hash; kind='both' keeps rows where both hashes are within range
+        (fewer false positives) and reports the larger of the two distances.
+        """
+        kinds = HASH_KINDS if kind == "both" else (kind,)
+        per_kind: list[dict[int, tuple[int, bool]]] = []
+        mirror = ImageOps.mirror(img)
+        queries = (image_hashes(img), image_hashes(mirror))
+        for kd in kinds:
+            index = self.indices[kd]
+            best: dict[int, tuple[int, bool]] = {}
+            codes = to_codes([queries[0][kd], queries[1][kd]])
+            lims, dist, rows = index.range_search(codes, max_distance + 1)  # strict '<' radius
+            for qi, mirrored in ((0, False), (1, True)):
+                for r, d in zip(rows[lims[qi]:lims[qi + 1]], dist[lims[qi]:lims[qi + 1]]):
+                    cur = best.get(int(r))
+                    if cur is None or d < cur[0]:
+                        best[int(r)] = (int(d), mirrored)
+            per_kind.append(best)
+        common = set(per_kind[0]).intersection(*per_kind[1:]) if per_kind else set()
+        out = []
+        for r in common:
+            d, mirrored = max((pk[r] for pk in per_kind), key=lambda t: t[0])
+            out.append(HashMatch(r, d, mirrored, kind))
+        return sorted(out, key=lambda m: (m.distance, m.row))

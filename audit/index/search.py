@@ -1,0 +1,197 @@
+"""Query an index dir: CLIP text/image search (exact re-rank), perceptual-hash near duplicates, denylist filter."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from audit import config
+from audit.errors import ArtefactError, IndexMismatchError, InputError
+from audit.images import load_rgb
+from audit.index.build import FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
+from audit.index.denylist import read_denylist
+from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
+from audit.meta import read_meta
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One result. `method` says how it was found (clip-text, clip-image, phash, phash+mirror...)."""
+
+    rank: int
+    id: int
+    key: str
+    score: float
+    path: str
+    caption: str | None
+    author: str | None
+    license: str | None
+    source: str | None
+    method: str
+    distance: int | None = None  # Hamming bits, for perceptual-hash hits
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def hits_frame(hits: Iterable[SearchHit]) -> pd.DataFrame:
+    cols = list(SearchHit.__dataclass_fields__)
+    return pd.DataFrame([h.as_dict() for h in hits], columns=cols)
+
+
+def _opt(v: Any) -> str | None:
+    return None if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA else str(v)
+
+
+class SearchIndex:
+    """An opened index dir. faiss index and vectors are memory-mapped; the model loads on first text/image query."""
+
+    def __init__(self, index_dir: str | Path, mmap: bool = True, embedder: Any = None):
+        self.dir = Path(index_dir)
+        if not self.dir.is_dir():
+            raise InputError(f"index {self.dir} does not exist", "build it with `audit index build`")
+        self.meta = read_meta(self.dir, kind="index")
+        self.count = int(self.meta["count"])
+        self.dim = int(self.meta["dim"])
+        self.choice = FactoryChoice(self.meta["factory"], dict(self.meta.get("params") or {}),
+                                    int(self.meta.get("rerank_factor", 1)), bool(self.meta.get("exact", True)))
+        index, self.mmapped = load_faiss(self.dir / FAISS_NAME, mmap=mmap)
+        if index.ntotal != self.count or index.d != self.dim:
+            raise ArtefactError(f"{self.dir / FAISS_NAME} holds {index.ntotal}x{index.d}, meta.json says "
+                                f"{self.count}x{self.dim}", "rebuild the index with `audit index build --overwrite`")
+        apply_params(index, self.choice.params)
+        vectors = load_vectors(self.dir / VECTORS_NAME, self.count, self.dim, mmap=mmap)
+        self.table = self._read_table(IDS_NAME)
+        if len(self.table) != self.count:
+            raise ArtefactError(f"{self.dir / IDS_NAME} has {len(self.table)} rows, meta.json says {self.count}",
+                                "rebuild the index with `audit index build --overwrite`")
+        self.ids = self.table["id"].to_numpy(dtype=np.int64)
+        self.searcher = VectorSearcher(index, vectors, self.ids, self.choice)
+        self._hash_index = None
+        self._embedder = None
+        if embedder is not None:
+            self.use_embedder(embedder)
+        self.reload_denylist()
+
+    # ---- files ----------------------------------------------------------------------------------
+    def _read_table(self, name: str) -> pd.DataFrame:
+        path = self.dir / name
+        if not path.is_file():
+            raise ArtefactError(f"{path} is missing", "rebuild the index with `audit index build --overwrite`")
+        try:
+            return pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise ArtefactError(f"{path} is corrupt ({str(exc)[:100]})",
+                                "rebuild the index with `audit index build --overwrite`") from None
+
+    def reload_denylist(self) -> None:
+        """Re-read denylist.parquet (call after adding keys from another process)."""
+        keys = read_denylist(self.dir)["key"].astype(str).tolist()
+        self.denied_keys = frozenset(keys)
+        self.denied_ids = np.unique(key_ids(keys)) if keys else np.empty(0, np.int64)
+
+    @property
+    def dataset_dir(self) -> Path:
+        return Path(self.meta.get("dataset_dir", self.dir))
+
+    # ---- model ----------------------------------------------------------------------------------
+    def use_embedder(self, emb: Any) -> None:
+        """Query with an already loaded model; it must be the one the index was built with."""
+        if emb.fingerprint != self.meta.get("model_fingerprint"):
+            raise IndexMismatchError(
+                f"index {self.dir} was built with model {self.meta.get('model')} "
+                f"({str(self.meta.get('model_fingerprint'))[:12]}), the query model is {emb.name} ({emb.fingerprint[:12]})",
+                f"query with --model {self.meta.get('model')} or rebuild the index with the new model")
+        self._embedder = emb
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from audit.embed import load_embedder
+
+            self.use_embedder(load_embedder(self.meta.get("model"), device=self.meta.get("device", "cpu")))
+        return self._embedder
+
+    # ---- queries --------------------------------------------------------------------------------
+    def search_vectors(self, vecs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids), each (n_queries, k): exact cosine, denylisted ids removed, -1 where fewer than k."""
+        return self.searcher.search(vecs, k, exclude=self.denied_ids)
+
+    def _hits(self, scores: np.ndarray, ids: np.ndarray, method: str,
+              distances: list[int | None] | None = None) -> list[SearchHit]:
+        out = []
+        valid = [(s, i) for s, i in zip(scores, ids) if i >= 0]
+        rows = self.table.iloc[self.searcher.rows_of(np.array([i for _, i in valid], dtype=np.int64))] if valid else None
+        for rank, ((s, i), rec) in enumerate(zip(valid, rows.itertuples(index=False) if rows is not None else []), 1):
+            rec = rec._asdict()
+            out.append(SearchHit(rank, int(i), str(rec["key"]), float(s), str(self.dataset_dir / str(rec["path"])),
+                                 _opt(rec.get("caption")), _opt(rec.get("author")), _opt(rec.get("license")),
+                                 _opt(rec.get("source")), method, distances[rank - 1] if distances else None))
+        return out
+
+    def search_text(self, text: str, k: int = 20) -> list[SearchHit]:
+        if not str(text).strip():
+            raise InputError("empty text query", "pass some words, e.g. --text 'a red apple'")
+        q = self.embedder.embed_texts([text])
+        s, i = self.search_vectors(q, k)
+        return self._hits(s[0], i[0], "clip-text")
+
+    def _image(self, image: Image.Image | str | Path) -> Image.Image:
+        return image.convert("RGB") if isinstance(image, Image.Image) else load_rgb(image)
+
+    def search_image(self, image: Image.Image | str | Path, k: int = 20) -> list[SearchHit]:
+        img = self._image(image)
+        q = self.embedder.embed_images([img], progress=False)
+        s, i = self.search_vectors(q, k)
+        return self._hits(s[0], i[0], "clip-image")
+
+    def near_duplicates(self, image: Image.Image | str | Path, max_distance: int = config.PHASH_NEAR_DUPLICATE,
+                        kind: str = "phash") -> list[SearchHit]:
+        """Rows whose perceptual hash is within `max_distance` bits of the image or its mirror; score = 1 - d/64."""
+        from audit.index.hashes import HASH_KINDS, HashIndex
+
+        if kind not in (*HASH_KINDS, "both"):
+            raise InputError(f"unknown hash kind '{kind}'", "use phash, dhash or both")
+        if self._hash_index is None:
+            hashes = self._read_table(HASHES_NAME)
+            if len(hashes) != self.count or not np.array_equal(hashes["id"].to_numpy(np.int64), self.ids):
+                raise ArtefactError(f"{self.dir / HASHES_NAME} does not match ids.parquet",
+                                    "rebuild the index with `audit index build --overwrite`")
+            self._hash_index = HashIndex({kd: hashes[kd].to_numpy(np.uint64) for kd in HASH_KINDS})
+        matches = self._hash_index.lookup(self._image(image), max_distance, kind)
+        if len(self.denied_ids):
+            matches = [m for m in matches if not np.isin(self.ids[m.row], self.denied_ids)]
+        scores = np.array([1.0 - m.distance / 64.0 for m in matches], dtype=np.float32)
+        ids = np.array([self.ids[m.row] for m in matches], dtype=np.int64)
+        hits = self._hits(scores, ids, kind, [m.distance for m in matches])
+        return [SearchHit(**{**h.as_dict(), "method": f"{kind}+mirror" if m.mirrored else kind})
+                for h, m in zip(hits, matches)]
+
+    # ---- rows -----------------------------------------------------------------------------------
+    def _row_pos(self, id_: int) -> int:
+        pos = int(self.searcher.rows_of(np.array([id_], dtype=np.int64))[0])
+        if pos >= self.count or self.ids[pos] != id_:
+            raise InputError(f"id {id_} is not in index {self.dir}")
+        return pos
+
+    def row(self, id_: int) -> dict[str, Any]:
+        return self.table.iloc[self._row_pos(int(id_))].to_dict()
+
+    def rows(self, ids: Iterable[int]) -> pd.DataFrame:
+        return self.table.iloc[[self._row_pos(int(i)) for i in ids]].reset_index(drop=True)
+
+    def image_path(self, id_: int) -> Path:
+        return self.dataset_dir / str(self.row(id_)["path"])
+
+    def id_of(self, key: str) -> int:
+        """The index id of a manifest key (whether or not it is present)."""
+        return int(key_ids([key])[0])
+
+
+def open_index(index_dir: str | Path, mmap: bool = True, embedder: Any = None) -> SearchIndex:
+    return SearchIndex(index_dir, mmap=mmap, embedder=embedder)

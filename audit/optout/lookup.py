@@ -1,0 +1,95 @@
+"""Offline "Have I Been Trained?": is this artist named, or this image (near-)duplicated, in a training set?
+
+Artist: the same token join as `check` over author and caption (word-boundary exact, with spans).
+Image: perceptual-hash near-duplicates and CLIP similarity through `audit.index.open_index`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from audit import config
+from audit.errors import InputError
+from audit.optout import normalise as N
+from audit.optout.match import artist_patterns, find_names
+
+
+@dataclass(frozen=True)
+class LookupHit:
+    """One training item found, and why."""
+
+    query: str
+    key: str
+    path: str
+    method: str      # author | caption | phash | clip
+    score: float     # 1.0 for name hits; Hamming distance for phash; cosine for clip
+    reason: str
+    caption: str = ""
+    author: str = ""
+
+
+def _rows(source: str | Path) -> pd.DataFrame:
+    """Items of an index dir (ids.parquet) or a dataset dir / manifest."""
+    p = Path(source)
+    if (p / "ids.parquet").is_file():
+        return pd.read_parquet(p / "ids.parquet")
+    from audit.records import read_manifest
+
+    if not (p.is_file() or (p / "manifest.parquet").is_file()):
+        raise InputError(f"{p} is neither an index dir (ids.parquet) nor a dataset/manifest", "pass --index INDEX_DIR")
+    return read_manifest(p)
+
+
+def lookup_artist(name: str, source: str | Path, aliases: tuple[str, ...] = (), limit: int | None = None) -> list[LookupHit]:
+    """Training items naming `name` (or an alias) in author or caption, with the matched span."""
+    toks = N.name_tokens(name)
+    if not toks:
+        raise InputError(f"artist name '{name}' has no letters or digits")
+    pats_df = artist_patterns(pd.DataFrame({"id": [0], "kind": ["artist"], "display": [name],
+                                            "aliases": [json.dumps(list(aliases))]}))
+    df = _rows(source).reset_index(drop=True)
+    hits: list[LookupHit] = []
+    for fld in ("author", "caption"):
+        if fld not in df:
+            continue
+        found = find_names(df[fld], pats_df, proper_noun_single=(fld != "author"))
+        for r in found.itertuples(index=False):
+            row = df.iloc[int(r.row)]
+            text = str(row[fld])
+            span = N.find_span(text, r.toks)
+            matched = text[span[0]:span[1]] if span else " ".join(r.toks)
+            hits.append(LookupHit(name, str(row["key"]), str(row.get("path", "")), fld, 1.0,
+                                  f"{fld} names '{matched}'" + (f" (alias '{r.pattern}')" if r.pattern != name else ""),
+                                  str(row.get("caption", "") or ""), str(row.get("author", "") or "")))
+    hits.sort(key=lambda h: (h.method != "author", h.key))
+    return hits[:limit] if limit else hits
+
+
+def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 20, min_score: float = 0.9,
+                 max_distance: int = config.PHASH_NEAR_DUPLICATE, label: str | None = None) -> list[LookupHit]:
+    """Near-duplicates (perceptual hash) and CLIP-similar items (cosine >= min_score) of one image (file or bytes)."""
+    from audit.images import load_rgb
+    from audit.index import open_index
+
+    img = load_rgb(image)
+    image = label or ("<upload>" if isinstance(image, bytes) else str(image))
+    idx = open_index(Path(index_dir))
+    out: dict[tuple[str, str], LookupHit] = {}
+    for h in idx.near_duplicates(img, max_distance=max_distance):
+        bits = int(round((1.0 - float(h.score)) * 64))  # the index scores near-duplicates as 1 - d/64
+        out[(h.key, "phash")] = LookupHit(str(image), h.key, str(h.path), "phash", float(bits),
+                                          f"perceptual hash {bits} bits away (≤ {max_distance}; {h.method})", h.caption or "", h.author or "")
+    for h in idx.search_image(img, k=k):
+        if h.score >= min_score:
+            out[(h.key, "clip")] = LookupHit(str(image), h.key, str(h.path), "clip", float(h.score),
+                                             f"CLIP cosine {h.score:.3f} ≥ {min_score}", h.caption or "", h.author or "")
+    return sorted(out.values(), key=lambda h: (h.method != "phash", -h.score if h.method == "clip" else h.score))
+
+
+def hits_frame(hits: list[LookupHit]) -> pd.DataFrame:
+    cols = ["query", "key", "method", "score", "reason", "author", "caption", "path"]
+    return pd.DataFrame([{c: getattr(h, c) for c in cols} for h in hits], columns=cols)

@@ -1,0 +1,101 @@
+"""`audit provenance …`: test CA, stamp, verify. Thin calls into audit.provenance."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="C2PA Content Credentials: sign generated images, verify them.")
+
+
+class Mining(str, Enum):
+    allowed = "allowed"
+    notAllowed = "notAllowed"
+    constrained = "constrained"
+
+
+class MiningLabel(str, Enum):
+    cawg = "cawg"
+    c2pa = "c2pa"
+
+
+@app.command("init-ca")
+def init_ca_cmd(
+    out: Path = typer.Option(..., "--out", help="Directory for root.pem, chain.pem, signer.key (0600), meta.json."),
+    name: str = typer.Option("genaudit", help="Name used in the certificates' subjects."),
+    days: int = typer.Option(365, help="Validity of the signing certificate in days."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing CA directory."),
+) -> None:
+    """Create a local TEST certificate authority (root + signing certificate c2pa accepts)."""
+    from audit.provenance.ca import init_ca
+
+    ca = init_ca(out, name=name, signer_days=days, overwrite=overwrite)
+    typer.echo(f"test CA written to {ca.directory} (signer {ca.subject}, valid until {ca.not_after})")
+    typer.echo("only you trust it: verify with `--ca DIR`; see docs/PROVENANCE.md for a real chain and a TSA")
+
+
+@app.command("stamp")
+def stamp_cmd(
+    images: List[Path] = typer.Argument(..., help="Images (PNG/JPEG/WebP) or folders of them."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder for the signed copies."),
+    ca: Optional[Path] = typer.Option(None, "--ca", help="CA directory (default: local test CA, created on first use)."),
+    prompt: bool = typer.Option(True, "--prompt/--no-prompt", help="Record the prompt (omit for privacy)."),
+    training_mining: Mining = typer.Option(Mining.notAllowed, "--training-mining", help="Training/data-mining permission."),
+    mining_label: MiningLabel = typer.Option(MiningLabel.cawg, "--mining-label", help="cawg.training-mining or c2pa.training-mining."),
+    generator: Optional[Path] = typer.Option(None, "--generator", help="Generator model dir (meta.json) that made the images."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Memorisation report dir (matches.parquet)."),
+    thumbnail: bool = typer.Option(False, "--thumbnail", help="Embed a thumbnail (~50 ms per image)."),
+    tsa: Optional[str] = typer.Option(None, "--tsa", help="RFC 3161 timestamp authority URL (needs network)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files in --out."),
+    in_place: bool = typer.Option(False, "--in-place", help="Sign the inputs themselves (temp then rename)."),
+) -> None:
+    """Sign images with a C2PA manifest: created by a trained model, prompt/seed, audit verdict, mining choice."""
+    from audit.provenance.assertions import ManifestOptions, read_generator
+    from audit.provenance.stamp import stamp_images
+
+    options = ManifestOptions(
+        include_prompt=prompt, training_mining=training_mining.value, mining_label=mining_label.value,
+        generator=read_generator(generator) if generator else None,
+    )
+    results = stamp_images(images, out, ca=ca, options=options, report=report, overwrite=overwrite,
+                           in_place=in_place, thumbnail=thumbnail, tsa_url=tsa)
+    parents = sum(r.had_manifest for r in results)
+    where = "in place" if in_place else f"into {out}"
+    typer.echo(f"stamped {len(results)} image(s) {where}"
+               + (f"; {parents} already signed, kept as parent ingredient" if parents else ""))
+
+
+@app.command("verify")
+def verify_cmd(
+    images: List[Path] = typer.Argument(..., help="Images or folders to verify."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON document on stdout (list of results)."),
+    ca: Optional[Path] = typer.Option(None, "--ca", help="Trust this CA directory's root.pem."),
+    trust: Optional[Path] = typer.Option(None, "--trust", help="Trust anchors PEM file."),
+) -> None:
+    """Validate Content Credentials: Trusted / Valid / Invalid / NoManifest, with reasons. Exit 1 unless all pass."""
+    from audit.provenance.verify import verify_images
+
+    results = verify_images(images, ca=ca, trust=trust)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2, default=str))
+    else:
+        for r in results:
+            typer.echo(f"{r.path}: {r.state}")
+            for reason in r.reasons:
+                typer.echo(f"  - {reason}")
+            for step in r.history:
+                acts = ", ".join(a.get("action", "?") for a in step["actions"]) or "no actions"
+                typer.echo(f"  history: {acts} (signer {(step['signer'] or {}).get('common_name', '?')})")
+            for ing in r.ingredients:
+                typer.echo(f"  ingredient: {ing['title']} [{ing['relationship']}] {ing['validation_state']}")
+            if r.audit:
+                mem = (r.audit.get("memorisation") or {}).get("verdict", "not checked")
+                gen = (r.audit.get("generator") or {}).get("name", "unknown")
+                typer.echo(f"  audit: generator {gen}, memorisation {mem}")
+    if not all(r.ok for r in results):
+        # SystemExit, not typer.Exit: audit.cli.main discards click's return code under standalone_mode=False.
+        raise SystemExit(1)
