@@ -15,13 +15,24 @@ from audit import config
 from audit.atomic import write_text
 from audit.errors import AuditError
 
+#: Phrased like the reference set's captions (title, category, keywords), which is what the tiny CLIP learnt.
 SAMPLE_QUERIES = (
-    "a cat",
-    "a red car",
-    "a house with a roof",
-    "a woman in an orange space suit",
-    "flowers in a garden",
+    "cat, animals clip art: mammal",
+    "house, buildings clip art: home",
+    "flower, plants clip art",
+    "car, transportation clip art",
+    "astronaut eileen collins",
 )
+#: Captions the shipped generator saw x100 (it should copy these) and x1 (it should not).
+GENERATOR_PROMPTS = (
+    "a photo of chelsea the cat",
+    "a portrait of grace hopper",
+    "a rocket on the launch pad",
+    "a large red circle on the centre of a white background",
+    "a small blue square on the left of a yellow background",
+)
+#: The artist whose opt-out the demo files (a real openclipart author in the reference set).
+DEMO_OPTOUT_ARTIST = "Gerald G."
 
 
 @dataclass
@@ -84,9 +95,91 @@ def step_search(ctx: DemoContext) -> list[str]:
     return lines
 
 
+def step_generate(ctx: DemoContext) -> list[str]:
+    """Sample the shipped generator: memorised captions and novel ones."""
+    from audit.generate.sample import sample_to_dir
+
+    out = ctx.out / "generated"
+    res = sample_to_dir(config.GENERATOR_DIR, list(GENERATOR_PROMPTS), out, n=2, seed=ctx.seed, steps=25, device=ctx.device)
+    ctx.artefacts["generated"] = out
+    return [
+        "## Reference generator samples",
+        f"- model: `{config.GENERATOR_DIR}` (sha256 {res.model_hash[:12]}…), {res.count} images in {res.seconds:.1f}s → `{out}`",
+        *[f"- “{p}”" for p in GENERATOR_PROMPTS],
+    ]
+
+
+def step_memorisation(ctx: DemoContext) -> list[str]:
+    """Scan the samples against the generator's own training set (rebuilt, indexed)."""
+    from audit.generate.shipped_set import build
+    from audit.index import build_index
+    from audit.memorisation.run import scan_folder
+
+    train_dir = ctx.out / "generator-train"
+    if not (train_dir / "manifest.parquet").is_file():
+        build(train_dir)
+    index_dir = ctx.out / "generator-index"
+    build_index(train_dir, index_dir, model=ctx.model, device=ctx.device)
+    report = ctx.out / "memorisation"
+    summary = scan_folder(ctx.artefacts["generated"], index_dir, report, overwrite=True, seed=ctx.seed)
+    ctx.artefacts["memorisation"] = report
+    counts = summary["counts"]
+    return [
+        "## Memorisation scan of the samples",
+        f"- verdicts: {counts}",
+        f"- report: `{report / 'report.html'}` (pairs side by side, every score beside its threshold)",
+    ]
+
+
+def step_provenance(ctx: DemoContext) -> list[str]:
+    """Sign the samples with a local test CA, carrying their verdicts; verify them back."""
+    from audit.provenance.ca import init_ca
+    from audit.provenance.stamp import ManifestOptions, read_generator, stamp_images
+    from audit.provenance.verify import verify_images
+
+    ca_dir = ctx.out / "ca"
+    if not (ca_dir / "meta.json").is_file():
+        init_ca(ca_dir)
+    stamped = ctx.out / "stamped"
+    options = ManifestOptions(generator=read_generator(config.GENERATOR_DIR))
+    stamp_images([ctx.artefacts["generated"]], stamped, ca=ca_dir, options=options,
+                 report=ctx.artefacts.get("memorisation"), overwrite=True)
+    results = verify_images(sorted(stamped.glob("*.png")), ca=ca_dir)
+    states: dict[str, int] = {}
+    for r in results:
+        states[r.state] = states.get(r.state, 0) + 1
+    return [
+        "## C2PA Content Credentials",
+        f"- {len(results)} samples signed into `{stamped}` with the test CA `{ca_dir}`",
+        f"- verification: {states}  (`audit provenance verify {stamped}/*.png --ca {ca_dir}`)",
+    ]
+
+
+def step_optout(ctx: DemoContext) -> list[str]:
+    """File one artist's opt-out and find their works in the reference set, with reasons."""
+    from audit.optout.apply import run_check
+    from audit.optout.registry import Registry
+
+    db = ctx.out / "optout.db"
+    with Registry(db) as reg:  # re-adding the same entry is a no-op
+        reg.add("artist", DEMO_OPTOUT_ARTIST, source="audit demo", scope="ai-training")
+    out = ctx.out / "optout-matches.parquet"
+    result = run_check(ctx.dataset, db, out)
+    n = result.matches["key"].nunique() if len(result.matches) else 0
+    return [
+        "## Opt-out check",
+        f"- registry `{db}`: artist “{DEMO_OPTOUT_ARTIST}” opted out of AI training",
+        f"- {n} reference-set rows covered → `{out}` (rule and matched span per row)",
+    ]
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], list[str]]]] = [
     ("index", step_index),
     ("search", step_search),
+    ("generate", step_generate),
+    ("memorisation", step_memorisation),
+    ("provenance", step_provenance),
+    ("optout", step_optout),
 ]
 
 

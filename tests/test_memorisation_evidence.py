@@ -77,3 +77,19 @@ def test_trim_border_removes_padding_only():
     padded = tf.apply("pad", src, seed=1)
     trimmed = ev.trim_border(padded)
     assert trimmed is not None and abs(trimmed.width - src.width) <= 2 and abs(trimmed.height - src.height) <= 2
+
+
+def test_low_res_centre_crop_generation_is_copy():
+    """A generator trained on resize + centre-crop returns a small square of a wide training photo."""
+    wide = Image.open(Path(__file__).parent / "data" / "images" / "wp_Fossa_by_Jasper_Roks.jpg").convert("RGB")
+    assert wide.width > wide.height * 1.2
+    side = wide.height
+    left = (wide.width - side) // 2
+    generated = wide.crop((left, 0, left + side, side)).resize((32, 32), Image.Resampling.BILINEAR)
+    cand = ev.prepare_candidate(wide)
+    assert cand.crop_grid is not None
+    scores = ev.measure(ev.prepare_query(generated), cand)
+    assert decide(scores, Thresholds()).label == COPY
+    # Without the centre-crop comparison the same pair would only be a squashed, misaligned match.
+    squashed = ev.tiled_l2(ev.prepare_query(generated).direct.grid, cand.features.grid)
+    assert squashed > scores.tiled_l2

@@ -242,14 +242,33 @@ def prepare_query(img: Image.Image, detector: str = "orb") -> Query:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A training image prepared once (features + pHash), reusable across queries."""
+    """A training image prepared once (features + pHash), reusable across queries.
+
+    `crop_grid`/`crop_phash` describe its centre square: generators train on resize + centre-crop, so a
+    memorised non-square image comes back as that square (None when the image is already square).
+    """
 
     features: Features
     phash: int
+    crop_grid: np.ndarray | None = None
+    crop_phash: int | None = None
+
+
+def centre_square(img: Image.Image) -> Image.Image | None:
+    """The centre square crop, or None when the image is (nearly) square already."""
+    w, h = img.size
+    side = min(w, h)
+    if max(w, h) <= side * 1.05:
+        return None
+    left, top = (w - side) // 2, (h - side) // 2
+    return img.crop((left, top, left + side, top + side))
 
 
 def prepare_candidate(img: Image.Image, detector: str = "orb") -> Candidate:
-    return Candidate(prepare(img, detector), phash_int(img))
+    square = centre_square(img)
+    if square is None:
+        return Candidate(prepare(img, detector), phash_int(img))
+    return Candidate(prepare(img, detector), phash_int(img), grid_pixels(square), phash_int(square))
 
 
 def measure(q: Query, c: Candidate, clip_cosine: float = float("nan")):
@@ -258,6 +277,10 @@ def measure(q: Query, c: Candidate, clip_cosine: float = float("nan")):
 
     l2 = tiled_l2(q.direct.grid, c.features.grid)
     dist = min(hamming(q.phash, c.phash), hamming(q.phash_mirror, c.phash))
+    if c.crop_grid is not None and c.crop_phash is not None and q.direct.rgb.shape[0] == q.direct.rgb.shape[1]:
+        # A square generation against a non-square training image: also compare the centre crop.
+        l2 = min(l2, tiled_l2(q.direct.grid, c.crop_grid), tiled_l2(q.mirror.grid, c.crop_grid))
+        dist = min(dist, hamming(q.phash, c.crop_phash), hamming(q.phash_mirror, c.crop_phash))
     a = best_alignment(q.direct, q.mirror, c.features)
     if a is None:
         return PairScores(clip_cosine=clip_cosine, phash_distance=dist, tiled_l2=l2)

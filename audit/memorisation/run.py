@@ -121,7 +121,7 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
         write_report(tmp / "report.html", result, summary, t)
         write_meta(tmp, make_meta(
             "memorisation-report", index_dir=str(index_dir), index_model=index.meta.get("model"),
-            index_fingerprint=index.meta.get("fingerprint"), index_manifest_hash=index.meta.get("manifest_hash"),
+            index_fingerprint=index.meta.get("model_fingerprint"), index_manifest_hash=index.meta.get("manifest_hash"),
             inputs_hash=sha256_strings(str(p) for p, _, _ in queries), seed=seed, thresholds=t.to_dict(),
         ))
     return summary

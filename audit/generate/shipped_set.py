@@ -4,11 +4,11 @@
 64 px) with captions naming all of it, plus 5 real photographs that ship with
 scikit-image / matplotlib, duplicated x100 at training time so the model memorises them:
 
-    .venv/bin/python data/generator/build_training_set.py /tmp/genship/ds
+    python -m audit.generate.shipped_set /tmp/genship/ds
 
 The training command is in meta.json (`training.train_command`); its `training.manifest_hash` must
 equal `audit.records.manifest_hash` of the manifest this script writes (it is deterministic).
-This set stands in until `audit dataset build-synthetic` is available.
+`audit demo` rebuilds it to scan the shipped generator's samples against its own training data.
 """
 
 from __future__ import annotations

@@ -1,0 +1,30 @@
+"""`audit demo` end to end on the shipped defaults: the README's first command must keep working."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from audit.cli import main
+
+
+def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    for section in ("Training-set index", "Sample searches", "Self-query check", "Reference generator samples",
+                    "Memorisation scan", "C2PA Content Credentials", "Opt-out check"):
+        assert section in summary, section
+    assert "score 1.000000" in summary  # an indexed image finds itself exactly
+    matches = pd.read_parquet(out / "memorisation" / "matches.parquet")
+    assert len(matches) == 10
+    # The shipped generator saw the cat photo x100: its samples must be flagged as copies of it.
+    cat = matches[matches["query_path"].str.contains("p000_")]
+    assert (cat["verdict"] == "copy").any() and set(cat["match_key"]) == {"ref_chelsea"}
+    assert "{'Trusted': 10}" in summary
+    assert (out / "optout-matches.parquet").is_file()
+    index_meta = (out / "index" / "meta.json").stat().st_mtime_ns
+    assert main(["demo", "--out", str(out)]) == 0  # re-run: the index is reused, not rebuilt
+    assert (out / "index" / "meta.json").stat().st_mtime_ns == index_meta
+    assert "audit app" in capsys.readouterr().out
