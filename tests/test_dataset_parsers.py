@@ -99,3 +99,23 @@ def test_select_drawings_is_stratified_and_seeded() -> None:
     assert chosen == select_drawings(paths, 12, seed=0)
     assert chosen != select_drawings(paths, 12, seed=1)
     assert select_drawings(paths, None, 0) == paths
+
+
+def test_blank_overlay_wallpapers_are_detected():
+    """MATE ships white textures with alpha that are blank once composited on white: they must be skipped."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from audit.dataset.reference import is_blank
+    from audit.images import load_image
+
+    arr = np.zeros((40, 60, 4), np.uint8)
+    arr[..., :3] = 255
+    arr[..., 3] = np.linspace(0, 150, 60, dtype=np.uint8)[None, :]  # white with a varying alpha
+    buf = io.BytesIO()
+    Image.fromarray(arr, "RGBA").save(buf, "PNG")
+    assert is_blank(load_image(buf.getvalue()).image)
+    lemon = Path(__file__).parent / "data" / "images" / "oc_lemon.png"
+    assert not is_blank(load_image(lemon).image)

@@ -17,6 +17,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+from PIL import Image
+
 from audit import config
 from audit.dataset import debian, dep5, svg
 from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing
@@ -138,6 +141,12 @@ def add_openclipart(w: DatasetWriter, pkg: debian.DebPackage, limit: int | None,
 
 
 # ---------------------------------------------------------------- wallpapers
+def is_blank(img: Image.Image, tolerance: float = 2.0) -> bool:
+    """True when the image is (nearly) one flat colour: nothing to train on or audit."""
+    small = np.asarray(img.convert("L").resize((64, 64)), dtype=np.float32)
+    return float(small.std()) < tolerance
+
+
 def wallpaper_title(name: str) -> str:
     """'Elephants_3840x2160.jpg' -> 'elephants'; 'Fossa_by_Jasper_Roks.jpg' -> 'fossa'."""
     import re
@@ -167,6 +176,10 @@ def add_wallpapers(w: DatasetWriter, pkg: debian.DebPackage) -> None:
             loaded = load_image(path)
         except ImageError as exc:
             w.skip(installed, exc.message.split(": ", 1)[-1])
+            continue
+        if is_blank(loaded.image):
+            # e.g. MATE's white overlay textures, drawn to sit on a desktop colour: blank on white.
+            w.skip(installed, "blank after compositing its transparency on white")
             continue
         w.add(
             f"wp-{_slug(pkg.name.split('-')[0])}-{_slug(Path(installed).stem)}",
