@@ -19,6 +19,8 @@ PAGES = [
     st.Page("app_pages/memorisation.py", title="Memorisation review", icon=":material/compare:"),
     st.Page("app_pages/provenance.py", title="Provenance", icon=":material/verified:"),
     st.Page("app_pages/generate.py", title="Generate", icon=":material/brush:"),
+    st.Page("app_pages/dataset_card.py", title="Dataset card", icon=":material/description:"),
+    st.Page("app_pages/removal.py", title="Removal requests", icon=":material/delete_forever:"),
 ]
 
 app_common.sidebar_index_picker()

@@ -30,6 +30,9 @@ GROUPS: list[tuple[str, str, str]] = [
     ("provenance", "audit.provenance.cli", "C2PA Content Credentials: test CA, stamp generated images, verify."),
     ("generate", "audit.generate.cli", "Train and sample the tiny reference text-to-image generator."),
     ("memorisation", "audit.memorisation.cli", "Find generated images that copy training images; review verdicts."),
+    ("scale", "audit.scale.cli", "Run the same audits on Spark over sharded parquet."),
+    ("removal", "audit.removal.cli", "GDPR requests: confirm, erase everywhere, prove it."),
+    ("experiments", "audit.experiments.cli", "Controlled experiments on the reference generator."),
 ]
 #: Modules that add top-level commands to `app` (e.g. `audit search`, `audit demo`).
 TOP_LEVEL: list[str] = ["audit.index.search_cli", "audit.demo_cli", "audit.app_cli"]

@@ -64,6 +64,34 @@ with right:
                     f" · {result.signer.get('alg', '')}")
 
 if result.state == NO_MANIFEST:
+    # Durable stamping kept a signed copy: look it up by watermark id or perceptual fingerprint.
+    from audit.provenance.store import DEFAULT_STORE_DIR
+
+    store_dir = st.text_input("Manifest store to search (stamped with --durable)", key="prov_store",
+                              value=str(DEFAULT_STORE_DIR) if DEFAULT_STORE_DIR.is_dir() else "")
+    if store_dir.strip() and st.button("Recover the original manifest", key="prov_recover"):
+        import tempfile
+
+        from audit.provenance.recover import recover_image
+
+        with tempfile.TemporaryDirectory() as tmpdir:
+            probe = Path(tmpdir) / Path(name).name
+            probe.write_bytes(data)
+            try:
+                rec = recover_image(probe, [Path(store_dir.strip()).expanduser()], **kwargs)
+            except AuditError as exc:
+                st.error(f"{exc.message} — {exc.hint}" if exc.hint else exc.message)
+                st.stop()
+        if rec.recovered:
+            (st.success if rec.ok else st.error)(
+                f"**Recovered by {rec.method}** (id {rec.wm_id}, confidence {rec.confidence}): "
+                f"stored manifest is **{rec.state}**")
+        else:
+            st.warning("Nothing recovered from the store.")
+        for reason in rec.reasons:
+            st.markdown(f"- {reason}")
+        if rec.manifest:
+            st.json(rec.manifest, expanded=False)
     st.stop()
 
 if result.audit:

@@ -56,9 +56,17 @@ def ingest_cmd(
     keep_duplicates: bool = typer.Option(False, "--keep-duplicates", help="Keep exact duplicate files as separate rows."),
     image_format: str = typer.Option("jpeg", "--format", help="jpeg (q90) or png."),
     force: bool = typer.Option(False, "--force"),
+    tombstones: Optional[Path] = typer.Option(
+        None, "--tombstones", help="Removal requests.db: refuse images erased on request (default $GENAUDIT_REMOVAL_DB)."
+    ),
 ) -> None:
     """Import your own images (captions from sidecar .txt/.json or file names) into a dataset folder."""
     from audit.dataset.ingest import ingest
 
     _report(ingest(src, out, max_side=max_side, keep_duplicates=keep_duplicates, image_format=image_format,
-                   force=force), "ingest")
+                   force=force, tombstones=tombstones), "ingest")
+
+
+from audit.card.cli import card_cmd  # noqa: E402  (`audit dataset card`, implemented in audit.card)
+
+app.command("card")(card_cmd)

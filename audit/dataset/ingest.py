@@ -190,8 +190,11 @@ def _keys(items: list[Item]) -> None:
 
 
 def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplicates: bool = False,
-           image_format: str = "jpeg", force: bool = False) -> BuildResult:
-    """Import images (and shard/sidecar metadata) from `src` into a dataset folder at `out`."""
+           image_format: str = "jpeg", force: bool = False, tombstones: str | Path | None = None) -> BuildResult:
+    """Import images (and shard/sidecar metadata) from `src` into a dataset folder at `out`.
+
+    `tombstones` (a removal requests.db; default $GENAUDIT_REMOVAL_DB) refuses images erased on request.
+    """
     src, out = Path(src), Path(out)
     if not src.exists():
         raise InputError(f"{src} does not exist", "pass a folder of images or a .parquet shard")
@@ -216,10 +219,17 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
     if not force and up_to_date(out, fp):
         return result_from_existing(out)
 
+    from audit.removal.tombstones import from_env
+
+    erased = from_env(tombstones)  # GDPR tombstones of $GENAUDIT_REMOVAL_DB: erased images must not come back
+
     def fill(w: DatasetWriter) -> dict:
         for f, r in skipped:
             w.skip(f, r)
         for it in track(items, "ingest", unit="img"):
+            if erased is not None and (why := erased.check(it.path, hashes[it.rel])):
+                w.skip(it.rel, f"erased on request ({why})")
+                continue
             if (kept := w.duplicate_of(hashes[it.rel])) is not None:
                 w.skip(it.rel, f"exact duplicate of {kept}")
                 continue

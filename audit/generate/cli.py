@@ -56,13 +56,17 @@ def sample_cmd(
     guidance: float = typer.Option(3.0, "--guidance", help="Classifier-free guidance scale (1 = none)."),
     resolution: Optional[int] = typer.Option(None, "--resolution", help="Must equal the trained resolution."),
     device: str = typer.Option("cpu", "--device"),
+    stamp: bool = typer.Option(False, "--stamp", help="C2PA-sign each sample (generator, prompt, seed)."),
+    durable: bool = typer.Option(False, "--durable", help="With --stamp: add a watermark id + manifest store entry."),
+    store: Optional[Path] = typer.Option(None, "--store", help="Manifest store dir for --durable."),
+    ca: Optional[Path] = typer.Option(None, "--ca", help="CA dir for --stamp (default: local test CA)."),
 ) -> None:
     """Generate images for prompts with DDIM + classifier-free guidance."""
     from audit.generate.sample import read_prompts_file, sample_to_dir
 
     prompts = list(prompt) + (read_prompts_file(prompts_file) if prompts_file else [])
     res = sample_to_dir(model, prompts, out, n=n, seed=seed, steps=steps, guidance=guidance,
-                        resolution=resolution, device=device)
+                        resolution=resolution, device=device, stamp=stamp, durable=durable, store=store, ca=ca)
     typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.model_hash[:12]})")
 
 

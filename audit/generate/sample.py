@@ -53,6 +53,10 @@ def sample_to_dir(
     guidance: float = 3.0,
     resolution: int | None = None,
     device: str = "cpu",
+    stamp: bool = False,
+    durable: bool = False,
+    store: str | Path | None = None,
+    ca: str | Path | None = None,
 ) -> SampleResult:
     """n images per prompt; image i of each prompt uses seed+i. Replaces an earlier samples dir whole."""
     import time
@@ -72,6 +76,7 @@ def sample_to_dir(
     t0 = time.monotonic()
     pipe = load_pipeline(model_dir, device=device)
     pipe.check_resolution(resolution)
+    stamper = _stamper(model_dir, pipe.resolution, stamp, durable, store, ca)
     flat = [p for p in prompts for _ in range(n)]
     seeds = [int(seed) + i for _ in prompts for i in range(n)]
     images = pipe(flat, steps=steps, guidance=guidance, seeds=seeds, progress=True)
@@ -81,6 +86,10 @@ def sample_to_dir(
             p_idx, i = divmod(j, n)
             name = f"p{p_idx:03d}_{i:03d}.png"
             img.save(tmp / name)
+            if stamper is not None:  # C2PA-sign each sample inside the temp dir, before it is published
+                from audit.provenance import stamp_image
+
+                stamp_image(tmp / name, ca=stamper, prompt=prompt, seed=s)
             rows.append({"path": name, "prompt": prompt, "seed": s, "index": i, "prompt_index": p_idx,
                          "model_hash": pipe.model_hash, "steps": int(steps), "guidance": float(guidance)})
         pd.DataFrame(rows).to_parquet(tmp / SAMPLES_NAME, index=False)
@@ -88,4 +97,21 @@ def sample_to_dir(
                                   text_encoder=pipe.meta["text_encoder"], resolution=pipe.resolution,
                                   prompts=list(prompts), n=n, seed=seed, steps=steps, guidance=guidance,
                                   count=len(rows), scheduler="DDIM eta=0"))
+    if stamper is not None:
+        stamper.close()
     return SampleResult(out, len(rows), pipe.model_hash, time.monotonic() - t0)
+
+
+def _stamper(model_dir, resolution: int, stamp: bool, durable: bool, store, ca):
+    """A provenance Stamper recording this generator, or None; refuses --durable below the mark's size."""
+    if durable and not stamp:
+        raise InputError("--durable needs --stamp")
+    if not stamp:
+        return None
+    from audit.provenance.assertions import ManifestOptions, read_generator
+    from audit.provenance.stamp import Stamper
+    from audit.provenance.watermark import check_size
+
+    if durable:
+        check_size(resolution, resolution, f"{model_dir} samples")
+    return Stamper(ca, options=ManifestOptions(generator=read_generator(model_dir)), durable=durable, store=store)

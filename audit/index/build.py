@@ -153,6 +153,51 @@ def _embed_rows(emb, paths: list[Path], rel_paths: list[str], out_vectors: np.nd
     return kept, ph, dh, skipped
 
 
+def finish_index_dir(tmp: Path, df: pd.DataFrame, ids: np.ndarray, raw: np.ndarray, kept: np.ndarray,
+                     ph: np.ndarray, dh: np.ndarray, skipped: list[dict], emb, want: dict, old_denylist: Path,
+                     source_name: str, **extra_meta: Any) -> dict[str, Any]:
+    """The shared tail of every build (single machine or Spark): from embedded rows in `tmp/vectors.all.npy`
+    to the final layout — readable rows' vectors, faiss index, ids/hashes parquet, carried-over denylist, meta."""
+
+    count = int(kept.sum())
+    if count == 0:
+        raise InputError(f"{source_name}: none of the {len(df)} images could be read",
+                         f"first problem: {skipped[0]['path']}: {skipped[0]['reason']}" if skipped else None)
+    if count == len(df):
+        if isinstance(raw, np.memmap):
+            raw.flush()
+        del raw
+        (tmp / "vectors.all.npy").rename(tmp / VECTORS_NAME)
+    else:
+        vec = np.lib.format.open_memmap(tmp / VECTORS_NAME, mode="w+", dtype=np.float32, shape=(count, emb.dim))
+        vec[:] = raw[kept]
+        vec.flush()
+        del vec, raw
+        (tmp / "vectors.all.npy").unlink()
+    vectors = np.load(tmp / VECTORS_NAME, mmap_mode="r")
+    df, ids = df[kept].reset_index(drop=True), ids[kept]
+
+    choice = resolve_factory(want.get("factory_requested"), count, emb.dim)
+    index = build_faiss(choice, vectors, ids)
+    save_faiss(index, tmp / FAISS_NAME)
+    del index
+
+    table = df.copy()
+    table.insert(0, "id", ids)
+    table.to_parquet(tmp / IDS_NAME, index=False)
+    pd.DataFrame({"id": ids, "key": df["key"].astype("string"), "phash": ph[kept], "dhash": dh[kept]}).to_parquet(
+        tmp / HASHES_NAME, index=False)
+    if old_denylist.is_file():
+        shutil.copy2(old_denylist, tmp / DENYLIST_NAME)
+    meta = make_meta(
+        "index", **{**emb.describe(), **want}, count=count, manifest_rows=int(len(kept)),
+        skipped=skipped, skipped_count=len(skipped), **choice.to_meta(), vectors_dtype="float32",
+        hash_kinds=["phash", "dhash"], id_scheme="sha256(key)[:8] & 2^63-1", **extra_meta,
+    )
+    write_meta(tmp, meta)
+    return meta
+
+
 @dataclass(frozen=True)
 class IndexBuild:
     """What `build_index_report` did: the index dir, whether it was already up to date, and its meta."""
@@ -199,41 +244,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         raw = np.lib.format.open_memmap(tmp / "vectors.all.npy", mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
         work = work_dir(out, want)
         kept, ph, dh, skipped = _embed_rows(emb, paths, df["path"].astype(str).tolist(), raw, work)
-        count = int(kept.sum())
-        if count == 0:
-            raise InputError(f"{mpath}: none of the {len(df)} images could be read",
-                             f"first problem: {skipped[0]['path']}: {skipped[0]['reason']}")
-        if count == len(df):
-            raw.flush()
-            del raw
-            (tmp / "vectors.all.npy").rename(tmp / VECTORS_NAME)
-        else:
-            vec = np.lib.format.open_memmap(tmp / VECTORS_NAME, mode="w+", dtype=np.float32, shape=(count, emb.dim))
-            vec[:] = raw[kept]
-            vec.flush()
-            del vec, raw
-            (tmp / "vectors.all.npy").unlink()
-        vectors = np.load(tmp / VECTORS_NAME, mmap_mode="r")
-        df, ids = df[kept].reset_index(drop=True), ids[kept]
-
-        choice = resolve_factory(factory, count, emb.dim)
-        index = build_faiss(choice, vectors, ids)
-        save_faiss(index, tmp / FAISS_NAME)
-        del index
-
-        table = df.copy()
-        table.insert(0, "id", ids)
-        table.to_parquet(tmp / IDS_NAME, index=False)
-        pd.DataFrame({"id": ids, "key": df["key"].astype("string"), "phash": ph[kept], "dhash": dh[kept]}).to_parquet(
-            tmp / HASHES_NAME, index=False)
-        if old_denylist.is_file():
-            shutil.copy2(old_denylist, tmp / DENYLIST_NAME)
-
-        meta = make_meta(
-            "index", **{**emb.describe(), **want}, count=count, manifest_rows=int(len(kept)),
-            skipped=skipped, skipped_count=len(skipped), **choice.to_meta(), vectors_dtype="float32",
-            hash_kinds=["phash", "dhash"], id_scheme="sha256(key)[:8] & 2^63-1", device=device,
-        )
-        write_meta(tmp, meta)
+        meta = finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, old_denylist, str(mpath),
+                                device=device)
     shutil.rmtree(work, ignore_errors=True)
     return IndexBuild(out, False, meta)

@@ -44,7 +44,7 @@ def summary_lines(meta: dict) -> list[str]:
         f"dataset     {meta.get('dataset_dir')}",
         f"manifest    {meta.get('manifest_rows')} rows, hash {str(meta.get('manifest_hash'))[:16]}",
         f"skipped     {meta.get('skipped_count', 0)}",
-        f"versions    " + ", ".join(f"{k} {v}" for k, v in sorted((meta.get("versions") or {}).items())
+        "versions    " + ", ".join(f"{k} {v}" for k, v in sorted((meta.get("versions") or {}).items())
                                     if k in ("genaudit", "faiss-cpu", "open_clip_torch", "torch")),
     ]
 

@@ -9,7 +9,16 @@ from audit.provenance.stamp import Stamper, StampResult, stamp_image, stamp_imag
 from audit.provenance.verify import VerifyResult, Verifier, verify_bytes, verify_image, verify_images
 
 __all__ = [
-    "CertificateAuthority", "GeneratorInfo", "ImageFacts", "ManifestOptions", "StampResult", "Stamper",
-    "VerifyResult", "Verifier", "init_ca", "load_ca", "read_generator", "stamp_image", "stamp_images",
+    "CertificateAuthority", "GeneratorInfo", "ImageFacts", "ManifestOptions", "RecoveryResult", "StampResult", "Stamper",
+    "VerifyResult", "Verifier", "init_ca", "load_ca", "read_generator", "recover_image", "stamp_image", "stamp_images",
     "verify_bytes", "verify_image", "verify_images",
 ]
+
+
+def __getattr__(name: str):
+    """Durable-provenance recovery needs numpy/sqlite: import it only when asked for."""
+    if name in ("RecoveryResult", "recover_image"):
+        from audit.provenance import recover
+
+        return getattr(recover, name)
+    raise AttributeError(f"module 'audit.provenance' has no attribute {name!r}")

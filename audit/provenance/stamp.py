@@ -30,6 +30,10 @@ class StampResult:
     verdict: str | None
     prompt_recorded: bool
     bytes_added: int
+    wm_id: str | None = None  # durable stamping: the watermark id, also the manifest store key
+    store: Path | None = None
+    psnr: float | None = None  # of the watermarked pixels against the input
+    readback_errors: int | None = None  # bits wrong reading the mark back at once (flat images can lose it)
 
 
 def _c2pa_error(exc: Exception, name: str) -> ProvenanceError:
@@ -43,12 +47,19 @@ class Stamper:
     """Reusable signer: `Stamper(ca_dir).stamp(src, dst, facts)` for each image of a run."""
 
     def __init__(self, ca: str | Path | CertificateAuthority | None = None, *, options: ManifestOptions | None = None,
-                 thumbnail: bool = False, tsa_url: str | None = None):
+                 thumbnail: bool = False, tsa_url: str | None = None, durable: bool = False,
+                 store: str | Path | None = None):
         import c2pa
 
         self.ca = resolve_ca(ca)
         self.options = options or ManifestOptions()
         self.tsa_url = tsa_url
+        self.durable = durable
+        self._store = None
+        if durable:
+            from audit.provenance.store import ManifestStore
+
+            self._store = ManifestStore(store)
         from cryptography import x509
 
         alg = algorithm_for(x509.load_pem_x509_certificates(self.ca.chain_pem)[0])
@@ -66,6 +77,8 @@ class Stamper:
         })
 
     def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
         self._signer.close()
         self._context.close()
 
@@ -75,7 +88,8 @@ class Stamper:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def sign_bytes(self, data: bytes, mime: str, title: str, facts: ImageFacts) -> tuple[bytes, bool]:
+    def sign_bytes(self, data: bytes, mime: str, title: str, facts: ImageFacts,
+                   extra_assertions: Sequence[dict] = ()) -> tuple[bytes, bool]:
         """Signed copy of `data`; the bool says whether an existing manifest was kept as parent ingredient."""
         import c2pa
 
@@ -87,6 +101,7 @@ class Stamper:
         if prior is not None:
             prior.close()
         manifest = build_manifest(title, facts, self.options, has_parent=had)
+        manifest["assertions"].extend(extra_assertions)
         out = io.BytesIO()
         try:
             with c2pa.Builder(manifest, context=self._context) as builder:
@@ -109,11 +124,35 @@ class Stamper:
             raise ArtefactError(f"{dst} already exists", "pass --overwrite (or --in-place to sign inputs in place)")
         data = src.read_bytes()
         _check_decodes(data, src)
+        if self.durable:
+            return self._stamp_durable(src, dst, data, mime, facts)
         signed, had = self.sign_bytes(data, mime, src.name, facts)
         with atomic_path(dst, suffix=dst.suffix) as tmp:
             tmp.write_bytes(signed)
         return StampResult(src, dst, had, None if facts.verdict is None else facts.verdict.get("verdict"),
                            facts.prompt is not None and self.options.include_prompt, len(signed) - len(data))
+
+    def _stamp_durable(self, src: Path, dst: Path, data: bytes, mime: str, facts: ImageFacts) -> StampResult:
+        """Watermark first, then sign (so the hash binds the marked pixels), then keep the signed copy."""
+        import json
+
+        from audit.provenance.durable import prepare_durable
+
+        assert self._store is not None
+        prep = prepare_durable(data, mime, src.name, self._store)
+        signed, had = self.sign_bytes(prep.data, mime, src.name, facts, prep.assertions)
+        import c2pa
+
+        reader = c2pa.Reader(mime, io.BytesIO(signed), context=self._context)
+        with reader:
+            manifest_json = json.loads(reader.json())
+        self._store.add(prep.wm_id, signed, manifest_json, mime=mime, width=prep.width, height=prep.height,
+                        fp=prep.fingerprint, readback_errors=prep.readback_errors, psnr=prep.psnr, title=src.name)
+        with atomic_path(dst, suffix=dst.suffix) as tmp:
+            tmp.write_bytes(signed)
+        return StampResult(src, dst, had, None if facts.verdict is None else facts.verdict.get("verdict"),
+                           facts.prompt is not None and self.options.include_prompt, len(signed) - len(data),
+                           prep.wm_id, self._store.directory, prep.psnr, prep.readback_errors)
 
 
 def _check_decodes(data: bytes, name: Path) -> None:
@@ -162,6 +201,8 @@ def stamp_image(
     include_prompt: bool = True,
     training_mining: str = "notAllowed",
     overwrite: bool = False,
+    durable: bool = False,
+    store: str | Path | None = None,
 ) -> StampResult:
     """Sign one image (for `audit generate sample --stamp`). `dst=None` signs in place (temp then rename).
 
@@ -175,7 +216,7 @@ def stamp_image(
         return ca.stamp(src, dst, facts, overwrite=overwrite or dst == src)
     options = ManifestOptions(include_prompt=include_prompt, training_mining=training_mining,
                               generator=read_generator(generator) if generator else None)
-    with Stamper(ca, options=options) as stamper:
+    with Stamper(ca, options=options, durable=durable, store=store) as stamper:
         return stamper.stamp(src, dst, facts, overwrite=overwrite or dst == src)
 
 
@@ -208,6 +249,8 @@ def stamp_images(
     in_place: bool = False,
     thumbnail: bool = False,
     tsa_url: str | None = None,
+    durable: bool = False,
+    store: str | Path | None = None,
 ) -> list[StampResult]:
     """Folder mode: sign every image into `out` (or in place), prompt/seed from samples.parquet beside it."""
     from audit.progress import track
@@ -227,7 +270,12 @@ def stamp_images(
     verdicts = read_verdicts(report) if report is not None else {}
     samples: dict[Path, dict[str, ImageFacts]] = {}
     results = []
-    with Stamper(ca, options=options, thumbnail=thumbnail, tsa_url=tsa_url) as stamper:
+    if durable:  # refuse too-small images before signing any of them
+        from audit.provenance.durable import check_durable_size
+
+        for src in images:
+            check_durable_size(src)
+    with Stamper(ca, options=options, thumbnail=thumbnail, tsa_url=tsa_url, durable=durable, store=store) as stamper:
         for src in track(images, desc="stamping", total=len(images), unit="img"):
             folder = src.resolve().parent
             if folder not in samples:

@@ -1,0 +1,112 @@
+"""Dataset card page: what the indexed training set holds, with drill-down into duplicate clusters and concepts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import app_common
+from audit import webapp
+from audit.card import DEFAULT_PROMPTS, build_card, parse_prompts, prompts_text, render_html
+from audit.errors import AuditError
+
+st.title("Dataset card")
+app_common.require_index()
+status = app_common.current_status()
+st.caption(f"{status.summary} · `{status.path}`")
+
+
+@st.cache_data(show_spinner="Computing the dataset card…", max_entries=8)
+def _card(path: str, token: str, prompts: str):
+    return build_card(path, prompts=parse_prompts(prompts, "the prompt list"))
+
+
+def _images(members: list[dict], columns: int = 6) -> None:
+    for start in range(0, len(members), columns):
+        cols = st.columns(columns)
+        for col, m in zip(cols, members[start:start + columns]):
+            p = Path(m["path"])
+            with col:
+                try:
+                    st.image(app_common.load_thumbnail(str(p), p.stat().st_mtime_ns), width="stretch")
+                except OSError:
+                    st.caption(":grey[image file not found]")
+                st.caption(webapp.escape_markdown(str(m["key"])))
+
+
+with st.expander("Concept prompts (one `group: prompt` per line; people groups are reported in aggregate only)"):
+    prompt_text = st.text_area("Prompts", value=prompts_text(DEFAULT_PROMPTS), height=220, key="card_prompts")
+
+try:
+    card = _card(str(status.path.resolve()), status.token, prompt_text)
+except AuditError as exc:
+    st.error(webapp.format_error(exc))
+    st.stop()
+
+for w in card.warnings:
+    st.warning(w)
+if card.rows == 0:
+    st.info("This manifest has no rows: there is nothing to describe.")
+    st.stop()
+
+c = st.columns(5)
+c[0].metric("Rows", card.rows)
+c[1].metric("Authors", card.authors_total)
+c[2].metric("Licences", len(card.licences))
+c[3].metric("Exact-duplicate clusters", len(card.exact_duplicates))
+c[4].metric("Near-duplicate clusters", len(card.near_duplicates))
+
+overview, dups, concepts, download = st.tabs(["Overview", "Duplicates", "Concepts", "Download"])
+with overview:
+    left, right = st.columns(2)
+    left.subheader("Licences")
+    left.dataframe(pd.DataFrame(card.licences, columns=["licence", "rows"]), hide_index=True)
+    right.subheader("Sources")
+    right.dataframe(pd.DataFrame(card.sources, columns=["source", "rows"]), hide_index=True)
+    left.subheader("Top authors")
+    left.dataframe(pd.DataFrame(card.authors_top, columns=["author", "rows"]), hide_index=True)
+    left.caption(f"Long tail: {card.authors_tail['values']} further authors, {card.authors_tail['rows']} rows.")
+    right.subheader("Missing values (shown as (unknown))")
+    right.dataframe(pd.DataFrame(list(card.unknown.items()), columns=["column", "rows unknown"]), hide_index=True)
+    cap = card.captions
+    st.subheader("Captions")
+    st.caption(f"{cap['with_caption']} with a caption, {cap['without_caption']} without; words {cap['words']}. "
+               f"Language: {cap['language_method']}")
+    st.dataframe(pd.DataFrame(cap["languages"], columns=["language", "rows"]), hide_index=True)
+
+with dups:
+    kind = st.radio("Clusters", ["near-duplicate", "exact"], horizontal=True, key="card_dup_kind")
+    clusters = card.near_duplicates if kind == "near-duplicate" else card.exact_duplicates
+    st.caption(card.duplicate_method)
+    if not clusters:
+        st.info(f"No {kind} clusters.")
+    else:
+        pick = st.selectbox("Cluster", range(len(clusters)), key="card_cluster",
+                            format_func=lambda i: f"#{i + 1}: {len(clusters[i])} images ({clusters[i][0]['key']}, …)")
+        _images(clusters[pick])
+
+with concepts:
+    st.caption(card.concept_note)
+    if not card.concepts:
+        st.info("No concept coverage computed.")
+    else:
+        group = st.selectbox("Group", [g["group"] for g in card.concepts], key="card_group")
+        g = next(x for x in card.concepts if x["group"] == group)
+        table = pd.DataFrame([{k: p[k] for k in ("prompt", "count", "share", "mean_confidence")} for p in g["prompts"]])
+        st.bar_chart(table, x="prompt", y="count", horizontal=True)
+        st.dataframe(table, hide_index=True)
+        if g["aggregate_only"]:
+            st.caption("People-related group: reported in aggregate only, no images shown.")
+        else:
+            prompt = st.selectbox("Concept", [p["prompt"] for p in g["prompts"]], key="card_concept")
+            p = next(x for x in g["prompts"] if x["prompt"] == prompt)
+            st.caption(f"{p['count']} images assigned; the {len(p['examples'])} highest-scoring shown.")
+            _images(p["examples"])
+
+with download:
+    st.download_button("card.html", render_html(card), file_name="card.html", mime="text/html")
+    st.download_button("card.json", json.dumps({"card": card.to_dict()}, default=str, indent=1),
+                       file_name="card.json", mime="application/json")

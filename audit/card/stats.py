@@ -1,0 +1,239 @@
+"""Column statistics for a dataset card: counts with unknowns kept, caption language, duplicate clusters.
+
+Everything is vectorised over the manifest; near-duplicate clustering is banded (pigeonhole), never all pairs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Iterable, Sequence
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+
+UNKNOWN = "(unknown)"
+
+#: Caption language heuristic: Unicode script first, then stop-word votes among Latin-script languages.
+LANGUAGE_METHOD = ("offline heuristic: Unicode script of the letters (Cyrillic, Greek, Arabic, Hebrew, CJK, "
+                   "Hangul, Devanagari, Thai), then for Latin script the most frequent stop words among "
+                   "en/de/fr/es/it/nl/pt (at least 1 hit, else 'latin-other'); short captions are unreliable")
+_STOPWORDS = {
+    "en": "the a an of and with in on to is for by at from this that".split(),
+    "de": "der die das und mit ein eine von zu ist im auf für den dem des".split(),
+    "fr": "le la les et avec un une des du de en sur pour est au aux".split(),
+    "es": "el la los las y con un una del de en por para es al".split(),
+    "it": "il lo la gli le e con un una del della di in per è al".split(),
+    "nl": "de het een en met van in op voor is aan bij".split(),
+    "pt": "o a os as e com um uma do da de em por para é ao".split(),
+}
+_SCRIPTS = [("cyrillic", "\u0400-\u04ff"), ("greek", "\u0370-\u03ff"), ("arabic", "\u0600-\u06ff"),
+            ("hebrew", "\u0590-\u05ff"), ("cjk", "\u3040-\u30ff\u4e00-\u9fff"), ("hangul", "\uac00-\ud7af"),
+            ("devanagari", "\u0900-\u097f"), ("thai", "\u0e00-\u0e7f")]
+_SCRIPT_RES = [(name, re.compile(f"[{rng}]")) for name, rng in _SCRIPTS]
+_LATIN = re.compile(r"[A-Za-zÀ-ÿ]")
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+
+def clean(series: pd.Series) -> pd.Series:
+    """Strings with missing/blank values as UNKNOWN, so they are counted, never dropped."""
+    s = series.astype("string").str.strip()
+    return s.mask(s.isna() | (s == ""), UNKNOWN).astype(object)
+
+
+def counts(series: pd.Series) -> list[tuple[str, int]]:
+    """(value, rows) most frequent first, unknown included."""
+    vc = clean(series).value_counts(sort=True)
+    return [(str(k), int(v)) for k, v in vc.items()]
+
+
+def top_and_tail(items: list[tuple[str, int]], top: int) -> tuple[list[tuple[str, int]], int, int]:
+    """The first `top` values, plus how many further values there are and how many rows they cover."""
+    tail = items[top:]
+    return items[:top], len(tail), int(sum(c for _, c in tail))
+
+
+def source_name(series: pd.Series) -> pd.Series:
+    """'debian:openclipart-svg=1:0.18:usr/…' -> 'debian:openclipart-svg' (origin + package, no version/path)."""
+    s = clean(series)
+    short = s.str.extract(r"^([^:=]+:[^=:/]+)", expand=False)
+    return short.fillna(s).astype(object)
+
+
+def domains(urls: pd.Series) -> pd.Series:
+    def host(u: object) -> str:
+        if u is None or u is pd.NA or (isinstance(u, float) and np.isnan(u)) or not str(u).strip():
+            return UNKNOWN
+        try:
+            h = urlsplit(str(u).strip()).hostname
+        except ValueError:
+            return "(malformed url)"
+        return h.removeprefix("www.") if h else "(malformed url)"
+
+    uniq = {u: host(u) for u in pd.unique(urls.astype(object))}
+    return urls.astype(object).map(uniq)
+
+
+def formats(paths: pd.Series) -> pd.Series:
+    ext = clean(paths).str.extract(r"\.([A-Za-z0-9]{1,5})$", expand=False).str.lower()
+    return ext.replace({"jpeg": "jpg", "tif": "tiff"}).fillna(UNKNOWN).astype(object)
+
+
+def caption_language(text: object) -> str:
+    if text is None or text is pd.NA or (isinstance(text, float) and np.isnan(text)) or not str(text).strip():
+        return UNKNOWN
+    t = str(text)
+    letters = [c for c in t if c.isalpha()]
+    if not letters:
+        return "no letters"
+    for name, rx in _SCRIPT_RES:
+        if len(rx.findall(t)) * 2 >= len(letters):
+            return name
+    if not _LATIN.search(t):
+        return "other script"
+    words = [w.lower() for w in _WORD.findall(t)]
+    votes = Counter()
+    for lang, stop in _STOPWORDS.items():
+        sw = set(stop)
+        votes[lang] = sum(w in sw for w in words)
+    lang, n = max(votes.items(), key=lambda kv: (kv[1], kv[0] == "en"))
+    return lang if n >= 1 else "latin-other"
+
+
+def caption_stats(captions: pd.Series) -> dict:
+    """Length in words and characters (known captions only) and language counts (unknown counted)."""
+    s = captions.astype("string")
+    known = s[s.notna() & (s.str.strip() != "")]
+    words = known.str.split().str.len().astype("int64").to_numpy() if len(known) else np.zeros(0, np.int64)
+    chars = known.str.len().astype("int64").to_numpy() if len(known) else np.zeros(0, np.int64)
+    uniq = {c: caption_language(c) for c in pd.unique(s.astype(object))}
+    langs = s.astype(object).map(uniq)
+    return {
+        "with_caption": int(len(known)), "without_caption": int(len(s) - len(known)),
+        "words": _describe(words), "chars": _describe(chars), "word_lengths": words.tolist(),
+        "languages": [(str(k), int(v)) for k, v in langs.value_counts().items()],
+        "language_method": LANGUAGE_METHOD,
+    }
+
+
+def _describe(a: np.ndarray) -> dict:
+    if not len(a):
+        return {"min": None, "median": None, "mean": None, "max": None}
+    return {"min": int(a.min()), "median": float(np.median(a)), "mean": round(float(a.mean()), 2), "max": int(a.max())}
+
+
+def size_stats(width: pd.Series, height: pd.Series) -> dict:
+    w = pd.to_numeric(width, errors="coerce")
+    h = pd.to_numeric(height, errors="coerce")
+    ok = w.notna() & h.notna()
+    wk, hk = w[ok].astype("int64").to_numpy(), h[ok].astype("int64").to_numpy()
+    return {"known": int(ok.sum()), "unknown": int((~ok).sum()), "width": _describe(wk), "height": _describe(hk),
+            "longest_side": np.maximum(wk, hk).tolist(), "pixels_median": float(np.median(wk * hk)) if len(wk) else None}
+
+
+# ---- duplicates ---------------------------------------------------------------------------------
+def exact_clusters(keys: Sequence[str], sha256: pd.Series) -> list[list[int]]:
+    """Row positions sharing a sha256 (rows without a hash are never grouped), largest first."""
+    s = pd.Series(sha256).astype("string").str.strip().str.lower()
+    s = s.mask(s == "")
+    df = pd.DataFrame({"h": s, "pos": np.arange(len(s))}).dropna()
+    groups = [g["pos"].tolist() for _, g in df.groupby("h", sort=False) if len(g) > 1]
+    return sorted(groups, key=lambda g: (-len(g), g[0]))
+
+
+def parse_hashes(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
+    """Hex strings or ints -> uint64, with a mask of which were valid (as the second return)."""
+    vals = list(values)
+    out = np.zeros(len(vals), np.uint64)
+    ok = np.zeros(len(vals), bool)
+    for i, v in enumerate(vals):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            continue
+        try:
+            out[i] = np.uint64(int(v, 16) if isinstance(v, str) else int(v))
+            ok[i] = True
+        except (ValueError, OverflowError):
+            continue
+    return out, ok
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = np.arange(n)
+
+    def find(self, a: int) -> int:
+        p = self.parent
+        root = a
+        while p[root] != root:
+            root = p[root]
+        while p[a] != root:
+            p[a], a = root, p[a]
+        return int(root)
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+#: Rows per block when comparing a band group against itself (bounds memory at BLOCK x group size).
+BLOCK = 1024
+
+
+def _group_pairs(x: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Index pairs (a < b) within one band group whose hashes are within max_distance bits, vectorised."""
+    out_a, out_b, compared = [], [], 0
+    for lo in range(0, len(x) - 1, BLOCK):
+        blk = x[lo:lo + BLOCK]
+        rest = x[lo + 1:]
+        d = np.bitwise_count(blk[:, None] ^ rest[None, :])
+        i, j = np.nonzero(d <= max_distance)
+        a, b = lo + i, lo + 1 + j
+        keep = b > a
+        out_a.append(a[keep])
+        out_b.append(b[keep])
+        n = len(blk)
+        compared += n * len(rest) - n * (n - 1) // 2
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+    return np.concatenate(out_a), np.concatenate(out_b), compared
+
+
+def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int) -> tuple[list[list[int]], int]:
+    """Single-linkage clusters of rows whose 64-bit hashes are within `max_distance` bits.
+
+    Pigeonhole banding: split the 64 bits into max_distance+1 bands; two hashes within the distance agree
+    exactly on at least one band, so only rows sharing a band value are compared (sorted grouping per band,
+    after identical hashes are merged). Returns (clusters largest first, candidate pairs compared).
+    """
+    rows = np.flatnonzero(valid)
+    if len(rows) < 2:
+        return [], 0
+    uniq, inverse = np.unique(hashes[rows], return_inverse=True)
+    uf = _UnionFind(len(uniq))
+    nb = max(1, min(64, max_distance + 1))
+    edges = np.linspace(0, 64, nb + 1).astype(int)
+    compared = 0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if hi <= lo:
+            continue
+        mask = np.uint64(((1 << (hi - lo)) - 1) << lo)
+        band = uniq & mask
+        order = np.argsort(band, kind="stable")
+        sb = band[order]
+        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
+        ends = np.r_[starts[1:], len(sb)]
+        for s, e in zip(starts, ends):
+            if e - s < 2:
+                continue
+            members = order[s:e]
+            a, b, c = _group_pairs(uniq[members], max_distance)
+            compared += c
+            for i, j in zip(members[a].tolist(), members[b].tolist()):
+                uf.union(i, j)
+    root_of_uniq = np.array([uf.find(i) for i in range(len(uniq))])
+    roots = root_of_uniq[inverse]
+    df = pd.DataFrame({"root": roots, "pos": rows})
+    groups = [g["pos"].tolist() for _, g in df.groupby("root", sort=False) if len(g) > 1]
+    return sorted(groups, key=lambda g: (-len(g), g[0])), compared

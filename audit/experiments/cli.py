@@ -1,0 +1,76 @@
+"""`audit experiments …`: controlled experiments on the reference generator (thin calls into audit.experiments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from audit import config
+
+app = typer.Typer(no_args_is_help=True, help="Controlled experiments on the reference generator.")
+
+
+def _table(rows: list[dict]) -> None:
+    import pandas as pd
+
+    typer.echo(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+@app.command("duplication")
+def duplication_cmd(
+    out: Path = typer.Option(..., "--out", help="Experiment dir (dataset, model, index, samples, scan, report)."),
+    levels: str = typer.Option("1,10,100", "--levels", help="Duplication factors, comma-separated."),
+    items: int = typer.Option(3, "--items", help="Real items per level (each level has its own)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget."),
+    seed: int = typer.Option(0, "--seed"),
+    base_dataset: Path = typer.Option(config.REFERENCE_DIR, "--base-dataset", help="Where the real items come from."),
+    synthetic: int = typer.Option(300, "--synthetic", help="Synthetic shape images in the training set."),
+    n: int = typer.Option(4, "--n", help="Samples per caption."),
+    sample_steps: int = typer.Option(25, "--sample-steps", help="DDIM steps when sampling."),
+    preset: str = typer.Option("small", "--preset", help="Generator architecture: small or tiny."),
+    batch: int = typer.Option(32, "--batch", help="Training batch size."),
+    clip: Optional[str] = typer.Option(None, "--clip", help="Text encoder (default: shipped tiny CLIP)."),
+    baseline_sample: int = typer.Option(50, "--baseline-sample", help="Training pairs for the scan's baseline."),
+) -> None:
+    """Train ONE generator with items duplicated ×L per level; memorisation rate per level."""
+    from audit.experiments.duplication import DuplicationSettings, parse_levels, run_duplication
+
+    summary = run_duplication(DuplicationSettings(
+        out=str(out), levels=parse_levels(levels), items=items, steps=steps, minutes=minutes, seed=seed,
+        base_dataset=str(base_dataset), synthetic=synthetic, n=n, sample_steps=sample_steps, preset=preset,
+        batch=batch, clip=clip, baseline_sample=baseline_sample))
+    _table(summary["results"])
+    typer.echo(f"{out}: report.html, results.parquet ({summary['train_steps']} training steps, {summary['seconds']:.0f} s)")
+
+
+@app.command("optout")
+def optout_cmd(
+    artist: str = typer.Option(..., "--artist", help="Author name as in the manifest."),
+    out: Path = typer.Option(..., "--out", help="Experiment dir."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per generator."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget per generator."),
+    seed: int = typer.Option(0, "--seed"),
+    base_dataset: Path = typer.Option(config.REFERENCE_DIR, "--base-dataset", help="Where the works come from."),
+    works: int = typer.Option(4, "--works", help="How many of the artist's works to use."),
+    others: int = typer.Option(4, "--others", help="Real items by other authors in the training set."),
+    synthetic: int = typer.Option(300, "--synthetic", help="Synthetic shape images in the training set."),
+    duplicate: int = typer.Option(10, "--duplicate", help="Duplication of the works in the with-artist model."),
+    n: int = typer.Option(4, "--n", help="Samples per caption."),
+    sample_steps: int = typer.Option(25, "--sample-steps"),
+    preset: str = typer.Option("small", "--preset"),
+    batch: int = typer.Option(32, "--batch", help="Training batch size."),
+    clip: Optional[str] = typer.Option(None, "--clip"),
+    baseline_sample: int = typer.Option(50, "--baseline-sample"),
+) -> None:
+    """Train with and without an artist's works (exclude-author); how close generations come to the works."""
+    from audit.experiments.optout import OptoutSettings, run_optout
+
+    summary = run_optout(OptoutSettings(
+        artist=artist, out=str(out), steps=steps, minutes=minutes, seed=seed, base_dataset=str(base_dataset),
+        works=works, others=others, synthetic=synthetic, duplicate=duplicate, n=n, sample_steps=sample_steps,
+        preset=preset, batch=batch, clip=clip, baseline_sample=baseline_sample))
+    _table(summary["results"])
+    typer.echo(f"{out}: report.html, results.parquet")

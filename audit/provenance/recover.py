@@ -1,0 +1,175 @@
+"""Recover the signed manifest of an image that lost it (re-encoded, screenshotted, resized).
+
+Order: read the watermark (at the image's size, then scaled back to each stamped size of the same
+aspect ratio, which undoes resizing); a checksum-valid id, or a word within MAX_BIT_ERRORS of a stored
+id's codeword, names the entry. Otherwise fall back to the nearest perceptual fingerprint in the
+store(s). The stored signed copy is then re-verified with c2pa, so a recovered manifest whose
+signature no longer validates (expired or untrusted signer, edited store file) says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from audit.errors import InputError, ProvenanceError
+from audit.provenance import watermark as wm
+from audit.provenance.fingerprint import MAX_DISTANCE, MIN_SIMILARITY, fingerprint, similarity
+from audit.provenance.store import Entry, ManifestStore
+
+ASPECT_TOLERANCE = 0.03
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    """What was found for one image, how, how sure, and whether the stored manifest still validates."""
+
+    image: str
+    recovered: bool
+    method: str | None  # "watermark" | "fingerprint" | None
+    wm_id: str | None
+    store: str | None
+    bit_errors: int | None  # of 64 watermark bits (0 = perfect read)
+    fingerprint_distance: int | None  # pHash+dHash Hamming distance, of 128 bits
+    confidence: str  # high | medium | low | none
+    state: str | None  # Trusted / Valid / Invalid of the stored signed copy
+    signed_copy: str | None
+    reasons: tuple[str, ...]
+    manifest: dict[str, Any] | None = None  # verify summary of the stored copy (audit, signer, history)
+    pixel_similarity: float | None = None  # fingerprint route: grey 64×64 correlation with the stored copy
+
+    @property
+    def ok(self) -> bool:
+        return self.recovered and self.state in ("Trusted", "Valid")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _reads(rgb: np.ndarray, sizes: list[tuple[int, int]]) -> list[tuple[str, wm.Readout]]:
+    """Watermark reads at the native size and at each stamped size with the same aspect ratio."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    out = []
+    r = wm.read(rgb)
+    if r is not None:
+        out.append((f"{w}x{h}", r))
+    for sw, sh in sizes:
+        if (sw, sh) == (w, h) or abs((sw / sh) / (w / h) - 1) > ASPECT_TOLERANCE:
+            continue
+        interp = cv2.INTER_CUBIC if sw > w else cv2.INTER_AREA
+        r = wm.read(cv2.resize(rgb, (sw, sh), interpolation=interp))
+        if r is not None:
+            out.append((f"{sw}x{sh}", r))
+    return out
+
+
+def _lookup(stores: list[ManifestStore], wm_id: str) -> Entry | None:
+    found = [e for e in (s.get(wm_id) for s in stores) if e is not None]
+    if len({e.signed_sha256 for e in found}) > 1:
+        raise ProvenanceError(f"watermark id {wm_id} names different images in {found[0].store} and {found[1].store}",
+                              "the stores clash: recover against one store at a time")
+    return found[0] if found else None
+
+
+def _match_watermark(stores, reads) -> tuple[Entry | None, int | None, list[str]]:
+    notes: list[str] = []
+    for _, r in reads:  # exact checksum first
+        if r.wm_id is not None:
+            entry = _lookup(stores, r.wm_id)
+            if entry is not None:
+                return entry, wm.bit_errors(r.bits, entry.wm_id), notes
+            notes.append(f"watermark id {r.wm_id} read with a valid checksum, but it is not in "
+                         f"{', '.join(str(s.directory) for s in stores)}: stamped into another store?")
+    best: tuple[int, Entry] | None = None
+    for s in stores:  # then nearest codeword within MAX_BIT_ERRORS
+        for e in s.entries():
+            for _, r in reads:
+                d = wm.bit_errors(r.bits, e.wm_id)
+                if d <= wm.MAX_BIT_ERRORS and (best is None or d < best[0]):
+                    best = (d, e)
+    if best is not None:
+        _lookup(stores, best[1].wm_id)  # clash check
+        return best[1], best[0], notes
+    return None, None, notes
+
+
+def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | None]:
+    """Nearest informative fingerprint within MAX_DISTANCE whose pixels also correlate ≥ MIN_SIMILARITY."""
+    from audit.images import load_image
+
+    fp = fingerprint(rgb)
+    if not fp.informative:
+        return None, None, None
+    cands = sorted(((fp.distance(e.fingerprint), e.wm_id, e) for s in stores for e in s.entries()
+                    if e.fingerprint.informative), key=lambda t: t[:2])
+    nearest = cands[0][0] if cands else None
+    best_sim = None
+    for d, _, e in cands:
+        if d > MAX_DISTANCE or not e.signed_path.is_file():
+            break
+        sim = similarity(rgb, np.asarray(load_image(e.signed_path.read_bytes()).image, dtype=np.uint8))
+        if sim >= MIN_SIMILARITY:
+            return e, d, sim
+        best_sim = sim if best_sim is None else max(best_sim, sim)
+    return None, nearest, best_sim
+
+
+def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None,), *,
+                  ca: str | Path | None = None, trust: str | Path | None = None) -> RecoveryResult:
+    """Find `image`'s original signed manifest in the store(s) and re-verify it."""
+    from audit.images import load_image
+    from audit.provenance.verify import Verifier, summarise
+
+    path = Path(image)
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    rgb = np.asarray(load_image(path.read_bytes()).image, dtype=np.uint8)
+    opened = [ManifestStore(s, create=False) for s in (stores or (None,))]
+    try:
+        sizes = sorted({sz for s in opened for sz in s.sizes()})
+        reads = _reads(rgb, sizes)
+        entry, errors, notes = _match_watermark(opened, reads)
+        method, distance, sim = ("watermark", None, None) if entry is not None else (None, None, None)
+        if entry is None:
+            entry, distance, sim = _match_fingerprint(opened, rgb)
+            method = "fingerprint" if entry is not None else None
+            if not fingerprint(rgb).informative:
+                notes.append("image is too flat for a perceptual fingerprint to mean anything")
+            if reads and not notes:
+                notes.append(f"no stored watermark found ({len(reads)} read(s))")
+            elif not reads:
+                notes.append(f"image is {rgb.shape[1]}x{rgb.shape[0]} px: too small to read a watermark")
+        if entry is None:
+            tail = "" if distance is None else f"; nearest fingerprint is {distance}/128 bits away (limit {MAX_DISTANCE})"
+            if sim is not None:
+                tail += f"; best pixel correlation among close fingerprints {sim:.3f} (needs {MIN_SIMILARITY})"
+            return RecoveryResult(str(path), False, None, None, None, None, distance, "none", None, None,
+                                  tuple(notes) + (f"no stored image matches{tail}",), pixel_similarity=sim)
+        with Verifier(ca, trust) as verifier:
+            store_json = verifier.read_store(entry.signed_path.read_bytes(), entry.mime, str(entry.signed_path)) \
+                if entry.signed_path.is_file() else None
+            summary = summarise(str(entry.signed_path), store_json, verifier.trust)
+        reasons = list(notes)
+        if method == "watermark":
+            confidence = "high" if errors <= 4 else "medium"
+            reasons.append(f"watermark {entry.wm_id} read with {errors}/64 bit errors")
+        else:
+            confidence = "medium" if distance <= MAX_DISTANCE // 2 else "low"
+            reasons.append(f"perceptual fingerprint {distance}/128 bits from stored image {entry.wm_id}, pixel "
+                           f"correlation {sim:.3f}: a look-alike (e.g. a duplicate) would match too")
+        if not entry.signed_path.is_file():
+            reasons.append(f"{entry.signed_path}: stored signed copy is missing; cannot re-verify")
+        elif summary.ok:
+            reasons.append(f"stored manifest re-verified: {summary.state}")
+        else:
+            reasons.append(f"stored manifest NO LONGER VALIDATES ({summary.state}): " + "; ".join(summary.reasons))
+        return RecoveryResult(str(path), True, method, entry.wm_id, str(entry.store), errors, distance, confidence,
+                              summary.state, str(entry.signed_path), tuple(reasons), summary.to_dict(), sim)
+    finally:
+        for s in opened:
+            s.close()

@@ -1,0 +1,141 @@
+"""Local manifest store: the signed copy of every durable-stamped image, findable by watermark id
+and by perceptual fingerprint once the image in the wild has lost its manifest.
+
+Layout: DIR/store.sqlite (one row per id, written in a transaction after the files are in place),
+DIR/signed/<id><ext> (the signed image: c2pa re-verifies the manifest against it), DIR/manifests/<id>.json
+(the manifest store as c2pa read it at stamping time, for people and other tools), DIR/meta.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from audit import config
+from audit.atomic import atomic_path
+from audit.errors import ArtefactError, RegistryError
+from audit.provenance.fingerprint import Fingerprint, from_signed, to_signed
+
+DEFAULT_STORE_DIR = config.CACHE_DIR / "manifest-store"
+DB_NAME = "store.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    wm_id TEXT PRIMARY KEY, signed_file TEXT NOT NULL, manifest_file TEXT NOT NULL, signed_sha256 TEXT NOT NULL,
+    mime TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, phash INTEGER NOT NULL,
+    dhash INTEGER NOT NULL, readback_errors INTEGER, psnr REAL, title TEXT, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS entries_size ON entries(width, height);
+"""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored image: where its signed copy is and what it looked like when stamped."""
+
+    store: Path
+    wm_id: str
+    signed_file: str
+    manifest_file: str
+    signed_sha256: str
+    mime: str
+    width: int
+    height: int
+    fingerprint: Fingerprint
+    readback_errors: int | None
+    psnr: float | None
+    title: str | None
+
+    @property
+    def signed_path(self) -> Path:
+        return self.store / self.signed_file
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.store / self.manifest_file
+
+
+class ManifestStore:
+    """Open (creating if needed) a store directory. Use as a context manager or call close()."""
+
+    def __init__(self, directory: str | Path | None = None, *, create: bool = True):
+        self.directory = Path(directory) if directory is not None else DEFAULT_STORE_DIR
+        db = self.directory / DB_NAME
+        if not db.is_file():
+            if not create:
+                raise ArtefactError(f"{self.directory}: no manifest store here ({DB_NAME} missing)",
+                                    "stamp with --durable --store DIR first, or pass the right --store")
+            self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(db, timeout=30)
+            with self._db:
+                self._db.executescript(_SCHEMA)
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version > SCHEMA_VERSION:
+                    raise RegistryError(f"{db}: made by a newer genaudit (schema {version})", "upgrade genaudit")
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"{db}: not a usable SQLite store ({exc})", "restore it or use another --store") from None
+        if not (self.directory / "meta.json").is_file():
+            from audit.meta import make_meta, write_meta
+
+            write_meta(self.directory, make_meta("manifest-store", schema_version=SCHEMA_VERSION))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> "ManifestStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def has(self, wm_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM entries WHERE wm_id = ?", (wm_id,)).fetchone() is not None
+
+    def add(self, wm_id: str, signed: bytes, manifest_json: dict, *, mime: str, width: int, height: int,
+            fp: Fingerprint, readback_errors: int | None, psnr: float | None, title: str | None) -> Entry:
+        """Files first (temp then rename), then the row in one transaction: a crash leaves no dangling row."""
+        from audit.meta import sha256_bytes
+        from audit.provenance.assertions import MIME_TYPES
+
+        if self.has(wm_id):
+            raise ArtefactError(f"{self.directory}: watermark id {wm_id} is already stored", "stamp again for a new id")
+        ext = next(e for e, m in MIME_TYPES.items() if m == mime)
+        signed_rel, manifest_rel = f"signed/{wm_id}{ext}", f"manifests/{wm_id}.json"
+        for rel, data in ((signed_rel, signed), (manifest_rel, json.dumps(manifest_json, indent=1).encode())):
+            (self.directory / rel).parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(self.directory / rel, suffix=Path(rel).suffix) as tmp:
+                tmp.write_bytes(data)
+        row = (wm_id, signed_rel, manifest_rel, sha256_bytes(signed), mime, width, height, to_signed(fp.phash),
+               to_signed(fp.dhash), readback_errors, psnr, title, time.time())
+        with self._db:
+            self._db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        return self.get(wm_id)
+
+    def _entry(self, row) -> Entry:
+        return Entry(self.directory, row[0], row[1], row[2], row[3], row[4], row[5], row[6],
+                     Fingerprint(from_signed(row[7]), from_signed(row[8])), row[9], row[10], row[11])
+
+    _COLS = ("wm_id, signed_file, manifest_file, signed_sha256, mime, width, height, phash, dhash, "
+             "readback_errors, psnr, title")
+
+    def get(self, wm_id: str) -> Entry | None:
+        row = self._db.execute(f"SELECT {self._COLS} FROM entries WHERE wm_id = ?", (wm_id,)).fetchone()
+        return None if row is None else self._entry(row)
+
+    def entries(self) -> Iterator[Entry]:
+        for row in self._db.execute(f"SELECT {self._COLS} FROM entries"):
+            yield self._entry(row)
+
+    def sizes(self) -> list[tuple[int, int]]:
+        """Distinct stamped sizes: a resized query is scaled back to these before reading the mark."""
+        return [tuple(r) for r in self._db.execute("SELECT DISTINCT width, height FROM entries")]
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]

@@ -1,0 +1,167 @@
+"""Erase a subject's confirmed items everywhere, crash-safe: a journal first, then steps that mark themselves done.
+
+Order (NOTES: GDPR): tombstones (hashes only) → index denylist (hidden from queries at once) → manifest rewrite
+(atomic) → image files deleted → `erased` → index rebuilt from the filtered manifest → `index_rebuilt`.
+Every step is idempotent, so re-running after a crash anywhere finishes in the same final state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from audit.errors import InputError
+from audit.removal.auditlog import append_log
+from audit.removal.locate import confirmed_keys
+from audit.removal.store import RequestError, get_request, transaction, transition
+
+STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "state-index_rebuilt")
+
+
+@dataclass(frozen=True)
+class EraseResult:
+    request_id: int
+    keys: tuple[str, ...]
+    steps_run: tuple[str, ...]  # steps done by this call (empty when everything was already done)
+    manifest_before: str
+    manifest_after: str | None
+    state: str
+
+
+def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[str, Any]:
+    """Write the journal once (inside one transaction) from what the manifest holds now."""
+    from audit.index import open_index
+    from audit.records import manifest_hash, read_manifest
+
+    keys = confirmed_keys(conn, request_id)
+    if not keys:
+        raise RequestError(f"request #{request_id} has no confirmed hits",
+                           f"confirm them with `audit removal confirm-hits {request_id} KEY...`")
+    idx = open_index(index_dir)
+    dataset = idx.dataset_dir
+    df = read_manifest(dataset)
+    rows = df[df["key"].astype(str).isin(keys)]
+    if rows.empty:
+        raise InputError(f"none of the confirmed keys are in {dataset}", "was the index built from another dataset?")
+    common = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
+              "index": str(Path(index_dir).resolve()), "model": idx.meta.get("model"),
+              "factory": idx.meta.get("factory_requested"), "manifest_before": manifest_hash(df)}
+    args = {
+        "tombstone": {"hashes": [[str(s), None if p is None or p != p else str(p)] for s, p in zip(rows["sha256"], rows["phash"])]},
+        "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
+    }
+    with transaction(conn):
+        if conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is None:
+            for i, name in enumerate(STEPS):
+                conn.execute("INSERT INTO erase_plan VALUES (?, ?, ?, ?, NULL)",
+                             (request_id, i, name, json.dumps({**common, **args.get(name, {})})))
+            append_log(conn, "erase-planned", request_id, common["keys"])
+    return common
+
+
+def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, Any]) -> dict[str, Any]:
+    """Run one step; returns facts to keep in the journal. Each is safe to run twice."""
+    from audit.index import add_to_denylist, build_index
+    from audit.records import manifest_hash, read_manifest, write_manifest
+
+    keys, dataset = a["keys"], Path(a["dataset"])
+    if name == "tombstone":
+        now = int(time.time())
+        with transaction(conn):
+            conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?, ?, ?, ?)",
+                             [(s, p, request_id, now) for s, p in a["hashes"]])
+    elif name == "denylist":
+        add_to_denylist(a["index"], keys, reason=f"gdpr-request-{request_id}")
+    elif name == "manifest":
+        df = read_manifest(dataset)
+        keep = df[~df["key"].astype(str).isin(keys)]
+        if len(keep) != len(df):
+            write_manifest(keep, dataset)
+        return {"manifest_after": manifest_hash(keep)}
+    elif name == "files":
+        for p in a["paths"]:
+            path = Path(p) if Path(p).is_absolute() else dataset / p
+            path.unlink(missing_ok=True)
+    elif name == "rebuild":
+        build_index(dataset, a["index"], model=a["model"], factory=a["factory"], overwrite=True)
+        index = Path(a["index"])
+        for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
+            shutil.rmtree(stale, ignore_errors=True)
+    elif name.startswith("state-"):
+        state = name.split("-", 1)[1]
+        if get_request(conn, request_id).state != state:
+            transition(conn, request_id, state, _executor=True, key_hashes=None)
+    return {}
+
+
+def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
+          _before_step: Callable[[str], None] | None = None) -> EraseResult:
+    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done."""
+    req = get_request(conn, request_id)
+    planned = conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is not None
+    if not planned and req.state != "located":
+        raise RequestError(f"request #{request_id} is '{req.state}'; erase needs 'located' with confirmed hits")
+    if not planned:
+        _plan(conn, request_id, Path(index_dir))
+    ran = []
+    for r in conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
+                          (request_id,)).fetchall():
+        if r["done_unix"] is not None:
+            continue
+        a = json.loads(r["arg"])
+        if _before_step is not None:
+            _before_step(r["name"])
+        facts = _do_step(conn, request_id, r["name"], a)
+        with transaction(conn):
+            if facts:
+                conn.execute("UPDATE erase_plan SET arg=? WHERE request_id=? AND step=?",
+                             (json.dumps({**a, **facts}), request_id, r["step"]))
+            conn.execute("UPDATE erase_plan SET done_unix=? WHERE request_id=? AND step=?", (int(time.time()), request_id, r["step"]))
+            append_log(conn, f"erase:{r['name']}", request_id, a["keys"])
+        ran.append(r["name"])
+    return erase_summary(conn, request_id, tuple(ran))
+
+
+def erase_summary(conn: sqlite3.Connection, request_id: int, ran: tuple[str, ...] = ()) -> EraseResult:
+    rows = conn.execute("SELECT name, arg FROM erase_plan WHERE request_id=? ORDER BY step", (request_id,)).fetchall()
+    if not rows:
+        raise RequestError(f"request #{request_id} has no erasure yet", f"run `audit removal erase {request_id}`")
+    args = {r["name"]: json.loads(r["arg"]) for r in rows}
+    return EraseResult(request_id, tuple(args["manifest"]["keys"]), ran, args["manifest"]["manifest_before"],
+                       args["manifest"].get("manifest_after"), get_request(conn, request_id).state)
+
+
+@dataclass(frozen=True)
+class AffectedModel:
+    model_dir: str
+    reason: str
+
+
+def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: list[str | Path]) -> list[AffectedModel]:
+    """Generator checkpoints whose meta.json shows they were trained on data holding the erased keys."""
+    from audit.meta import read_meta
+
+    res = erase_summary(conn, request_id)
+    plan = json.loads(conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0])
+    erased_at = conn.execute("SELECT min(done_unix) FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0]
+    dataset = str(Path(plan["dataset"]).resolve())
+    out = []
+    for d in model_dirs:
+        meta = read_meta(d, kind="generator")
+        t = meta.get("training") or {}
+        keys = set(res.keys) - set(t.get("excluded_keys") or [])
+        if not keys:
+            continue
+        if t.get("manifest_hash") == res.manifest_before:
+            out.append(AffectedModel(str(d), f"trained on manifest {res.manifest_before[:12]}, which held {len(keys)} erased item(s)"))
+        elif dup := sorted(keys & set((t.get("duplication") or {}))):
+            out.append(AffectedModel(str(d), f"training record names {len(dup)} erased item(s)"))
+        elif dataset in [str(Path(x).resolve()) for x in t.get("datasets") or []] and (
+                erased_at is None or int(meta.get("created_unix", 0)) <= int(erased_at)):
+            out.append(AffectedModel(str(d), "trained on this dataset before the erasure"))
+    return out

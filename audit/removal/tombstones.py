@@ -1,0 +1,92 @@
+"""Tombstones: sha256 + perceptual hash of erased images (never the image, caption, name or URL), so a re-crawl
+or re-ingest cannot bring an erased item back (NOTES: GDPR requests).
+
+`audit dataset ingest` consults the request database named by $GENAUDIT_REMOVAL_DB (see `from_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from audit.errors import InputError
+
+#: pHash bits within which a new image counts as the erased one coming back (re-encoded, resized).
+TOMBSTONE_PHASH_DISTANCE = 4
+ENV_DB = "GENAUDIT_REMOVAL_DB"
+
+
+def _is_sha(s: str) -> bool:
+    return len(s) == 64 and all(c in "0123456789abcdef" for c in s.lower())
+
+
+@dataclass(frozen=True)
+class Tombstones:
+    """All tombstones of one request database, loaded once (ingest checks many images)."""
+
+    by_sha: dict[str, int]
+    phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
+    max_distance: int = TOMBSTONE_PHASH_DISTANCE
+
+    def check(self, path_or_sha: str | Path, sha256: str | None = None) -> str | None:
+        """Why this image (file, or bare sha256 hex) must not come back, or None."""
+        s = str(path_or_sha)
+        if _is_sha(s) and not Path(s).exists():
+            rid = self.by_sha.get(s.lower())
+            return f"sha256 erased under request #{rid}" if rid is not None else None
+        path = Path(s)
+        if not path.is_file():
+            raise InputError(f"{path} does not exist", "pass an image file or a sha256")
+        from audit.meta import sha256_file
+
+        rid = self.by_sha.get((sha256 or sha256_file(path)).lower())
+        if rid is not None:
+            return f"sha256 erased under request #{rid}"
+        if not self.phashes:
+            return None
+        import imagehash
+
+        from audit.images import load_rgb
+        from audit.index.hashes import hamming
+
+        ph = int(str(imagehash.phash(load_rgb(path))), 16)
+        best = min(((hamming(v, ph), r) for v, r in self.phashes), default=None)
+        if best is not None and best[0] <= self.max_distance:
+            return f"perceptual hash within {best[0]} bits of an image erased under request #{best[1]}"
+        return None
+
+
+def load_tombstones(conn: sqlite3.Connection, max_distance: int = TOMBSTONE_PHASH_DISTANCE) -> Tombstones:
+    by_sha, ph = {}, []
+    for sha, p, rid in conn.execute("SELECT sha256, phash, request_id FROM tombstones"):
+        by_sha[str(sha).lower()] = int(rid)
+        try:
+            if p:
+                ph.append((int(str(p), 16), int(rid)))
+        except ValueError:
+            continue
+    return Tombstones(by_sha, tuple(ph), max_distance)
+
+
+def is_tombstoned(conn: sqlite3.Connection, path_or_sha: str | Path,
+                  max_distance: int = TOMBSTONE_PHASH_DISTANCE) -> str | None:
+    """Why an image (file path or sha256 hex) must not be ingested again, or None."""
+    return load_tombstones(conn, max_distance).check(path_or_sha)
+
+
+def from_env(db: str | Path | None = None) -> Tombstones | None:
+    """Tombstones of `db` (default $GENAUDIT_REMOVAL_DB), or None when neither is set (nothing filtered)."""
+    db = db or os.environ.get(ENV_DB)
+    if not db:
+        return None
+    from audit.removal.store import connect
+
+    if not Path(db).is_file():
+        raise InputError(f"removal database {db} does not exist", f"pass --tombstones requests.db or unset {ENV_DB}")
+    conn = connect(db)
+    try:
+        return load_tombstones(conn)
+    finally:
+        conn.close()

@@ -1,0 +1,198 @@
+"""Per-partition image work on Spark: hash img2dataset shards like `audit dataset ingest`, embed like `audit index build`.
+
+Each executor runs the single-machine functions (load_image, fit_within, encode_image, phash_hex, image_hashes,
+the project's CLIP embedder) on its rows; the model is loaded once per partition iterator, not per row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from audit.errors import InputError
+
+HASH_SCHEMA = ("key string, url string, caption string, original_path string, source_sha256 string, sha256 string, "
+               "phash string, width long, height long, error string")
+EMBED_SCHEMA = ("id long, key string, vector array<float>, phash long, dhash long, kept boolean, reason string, "
+                "fingerprint string")
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+
+
+def _find_image(shard: Path, key: str) -> Path | None:
+    """img2dataset writes `NNNNN.parquet` beside a folder `NNNNN/` of `<key>.<ext>`; flat layouts keep them together."""
+    for folder in (shard.parent / shard.stem, shard.parent):
+        for ext in IMAGE_EXTS:
+            p = folder / f"{key}{ext}"
+            if p.is_file():
+                return p
+    return None
+
+
+def hash_rows(batch: pd.DataFrame, max_side: int = 512, image_format: str = "jpeg") -> pd.DataFrame:
+    """sha256/pHash/size of each row's image exactly as DatasetWriter.add stores it (downscaled, re-encoded)."""
+    from urllib.parse import unquote, urlparse
+
+    out = []
+    for rec in batch.to_dict("records"):
+        shard = Path(str(rec["shard"]).removeprefix("file://"))
+        key = rec.get("key")
+        row = {"key": key, "url": rec.get("url"), "caption": rec.get("caption"), "original_path": None,
+               "source_sha256": None, "sha256": None, "phash": None, "width": None, "height": None, "error": None}
+        path = _find_image(shard, str(key)) if key else None
+        if path is None and rec.get("url"):
+            name = Path(unquote(urlparse(str(rec["url"])).path)).name
+            path = (shard.parent / shard.stem / name) if name and (shard.parent / shard.stem / name).is_file() else None
+        if path is None:
+            status = rec.get("status")
+            row["error"] = "not downloaded" + (f" ({status})" if status and status != "success" else "")
+            out.append(row)
+            continue
+        row["original_path"] = str(path)
+        row.update(hash_image(path, max_side, image_format))
+        out.append(row)
+    return _hash_frame(out)
+
+
+def hash_image(source: Path | bytes, max_side: int, image_format: str) -> dict:
+    """sha256 of the source bytes, and sha256/pHash/size of the copy `DatasetWriter.add` would store."""
+    import hashlib
+
+    from audit.dataset.store import encode_image, phash_hex
+    from audit.errors import ImageError
+    from audit.images import fit_within, load_image
+    from audit.meta import sha256_bytes, sha256_file
+
+    try:
+        img = load_image(source).image
+    except ImageError as exc:
+        return {"error": exc.message.split(": ", 1)[-1]}
+    small = fit_within(img.convert("RGB"), max_side)
+    return {"source_sha256": sha256_bytes(source) if isinstance(source, bytes) else sha256_file(source),
+            "sha256": hashlib.sha256(encode_image(small, image_format)).hexdigest(),
+            "phash": phash_hex(small), "width": small.width, "height": small.height}
+
+
+def _hash_frame(out: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(out, columns=[c.split()[0] for c in HASH_SCHEMA.split(", ")])
+    for c in df.columns:  # plain object columns: pandas 3's arrow-backed str dtype trips pyspark's Arrow hand-off
+        if c in ("width", "height"):
+            df[c] = pd.to_numeric(df[c]).astype("Int64")
+        else:
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
+
+
+def hash_tar(tar_path: str, max_side: int = 512, image_format: str = "jpeg") -> pd.DataFrame:
+    """Rows of one webdataset tar (`<key>.jpg` + `<key>.json`/`<key>.txt` members), hashed like `hash_rows`."""
+    import json
+    import tarfile
+
+    samples: dict[str, dict] = {}
+    with tarfile.open(tar_path) as tf:
+        for m in tf:
+            if not m.isfile():
+                continue
+            base = m.name.rsplit("/", 1)[-1]
+            key, _, ext = base.partition(".")
+            ext = "." + ext.lower()
+            smp = samples.setdefault(key, {"key": key})
+            data = tf.extractfile(m).read()
+            if ext in IMAGE_EXTS:
+                smp["image"], smp["original_path"] = data, f"{tar_path}::{m.name}"
+            elif ext == ".json":
+                try:
+                    meta = json.loads(data.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    meta = {}
+                if isinstance(meta, dict):
+                    smp.setdefault("url", meta.get("url"))
+                    smp.setdefault("caption", meta.get("caption"))
+            elif ext == ".txt":
+                smp["caption"] = " ".join(data.decode("utf-8", "replace").split()) or smp.get("caption")
+    out = []
+    for key, smp in samples.items():
+        row = {"key": key, "url": smp.get("url"), "caption": smp.get("caption"), "original_path": smp.get("original_path")}
+        row.update(hash_image(smp["image"], max_side, image_format) if "image" in smp else {"error": "no image in sample"})
+        out.append(row)
+    return _hash_frame(out)
+
+
+def _hash_tars(spark, tars: list[str], max_side: int, image_format: str):
+    paths = spark.createDataFrame(pd.DataFrame({"tar": tars})).repartition(max(1, len(tars)))
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            for t in b["tar"]:
+                yield hash_tar(t, max_side, image_format)
+
+    return paths.mapInPandas(run, HASH_SCHEMA)
+
+
+def hash_shards(spark, src: str | Path, *, max_side: int = 512, image_format: str = "jpeg"):
+    """Spark DataFrame of hashed rows for every shard under `src`: img2dataset parquet + images, or webdataset tars."""
+    from pyspark.sql import functions as F
+
+    src = str(src)
+    if "://" not in src and not Path(src).exists():
+        raise InputError(f"{src} does not exist", "pass an img2dataset output folder (parquet shards + images)")
+    tars = sorted(str(p) for p in Path(src).rglob("*.tar")) if "://" not in src else []
+    if tars:
+        return _hash_tars(spark, tars, max_side, image_format)
+    df = spark.read.option("recursiveFileLookup", "true").option("pathGlobFilter", "*.parquet").parquet(src)
+    cols = set(df.columns)
+    url = "url" if "url" in cols else ("URL" if "URL" in cols else None)
+    cap = next((c for c in ("caption", "TEXT", "text") if c in cols), None)
+    if url is None or cap is None or "key" not in cols:
+        raise InputError(f"{src}: shards need key, url (or URL) and caption (or TEXT) columns", "re-export the shards with img2dataset")
+    status = F.col("status") if "status" in cols else F.lit(None).cast("string")
+    sel = df.select(F.col("key").cast("string").alias("key"), F.col(url).cast("string").alias("url"),
+                    F.col(cap).cast("string").alias("caption"), status.alias("status"), F.input_file_name().alias("shard"))
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for b in batches:
+            yield hash_rows(b, max_side, image_format)
+
+    return sel.mapInPandas(run, HASH_SCHEMA)
+
+
+def _embed_rows(emb, b: pd.DataFrame) -> pd.DataFrame:
+    """One chunk through `audit index build`'s own decode/hash/embed step; unreadable rows carry the reason."""
+    from audit.index.build import _embed_chunk
+
+    part = _embed_chunk(emb, [Path(p) for p in b["path"]])
+    return pd.DataFrame({"id": b["id"].to_numpy(), "key": b["key"].to_numpy(), "vector": list(part["vectors"]),
+                         "phash": part["phash"].view(np.int64), "dhash": part["dhash"].view(np.int64),
+                         "kept": part["kept"], "reason": part["reason"].astype(str),
+                         "fingerprint": emb.fingerprint})  # the driver checks every executor used the same weights
+
+
+def embed_manifest(spark, dataset: str | Path, model: str | None, *, chunk: int = 256):
+    """(Spark DataFrame of id/key/vector/phash/dhash per manifest row, manifest pandas frame, dataset dir)."""
+    from audit.index.build import resolve_source
+    from audit.index.vectors import key_ids
+    from audit.records import read_manifest, resolve_paths
+
+    dataset_dir, mpath = resolve_source(dataset, Path(dataset))
+    df = read_manifest(mpath)
+    if not len(df):
+        raise InputError(f"{mpath} has no rows", "add images to the dataset first")
+    rows = pd.DataFrame({"id": key_ids(df["key"]), "key": df["key"].astype(str),
+                         "path": [str(p) for p in resolve_paths(df, dataset_dir)]})
+    n_parts = max(1, min(len(rows) // 256 + 1, spark.sparkContext.defaultParallelism * 4))
+    sdf = spark.createDataFrame(rows).repartition(n_parts)
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import torch
+
+        from audit.embed import load_embedder
+
+        torch.set_num_threads(1)
+        emb = load_embedder(model)  # once per partition iterator
+        for big in batches:  # Arrow batches can be 200k rows: decode at most `chunk` images at a time
+            for s in range(0, len(big), chunk):
+                yield _embed_rows(emb, big.iloc[s:s + chunk])
+
+    return sdf.mapInPandas(run, EMBED_SCHEMA), df, dataset_dir

@@ -1,0 +1,202 @@
+"""audit.card: a dataset card over real images with a planted exact and near duplicate, rows missing
+caption/author/licence, a real opt-out registry, a real (random-init tiny CLIP) index; compare mode, zero rows,
+index/manifest disagreement, CLI through audit.cli.main (the app page: test_card_app.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from audit.meta import make_meta, sha256_file, write_meta
+from audit.records import read_manifest, write_manifest
+
+MODEL = "genaudit-tiny-clip@random:0"
+DATA = Path(__file__).resolve().parent / "data" / "images"
+CAPTIONS = json.loads((DATA / "captions.json").read_text(encoding="utf-8"))
+FILES = ["oc_lemon.png", "oc_sailboat_illustration.png", "oc_saturn_dan_gerhards_01.png", "wp_LadyBird.jpg",
+         "astronaut.jpg", "oc_home0.png", "oc_cartoon_tree_01.png"]
+
+
+def _row(ds: Path, key: str, rel: str, caption, author, licence, source) -> dict:
+    import imagehash
+
+    with Image.open(ds / rel) as img:
+        size, phash = img.size, str(imagehash.phash(img.convert("RGB")))
+    return dict(key=key, path=rel, url=f"https://img.example/{key}", caption=caption, width=size[0], height=size[1],
+                sha256=sha256_file(ds / rel), phash=phash, author=author, license=licence, source=source)
+
+
+def make_dataset(ds: Path, files=FILES) -> Path:
+    """Real images + an exact copy of the lemon + a resized JPEG of the sailboat + one row with no metadata."""
+    (ds / "images").mkdir(parents=True)
+    rows = []
+    for f in files:
+        shutil.copyfile(DATA / f, ds / "images" / f)
+        m = CAPTIONS[f]
+        rows.append(_row(ds, Path(f).stem, f"images/{f}", m["caption"], m["author"], m["license"], m["source"]))
+    shutil.copyfile(DATA / "oc_lemon.png", ds / "images" / "lemon_copy.png")
+    rows.append(_row(ds, "lemon_copy", "images/lemon_copy.png", "a lemon again", "Someone Else", "CC-BY-4.0", "web:copy"))
+    with Image.open(DATA / "oc_sailboat_illustration.png") as img:
+        small = img.convert("RGB")
+        small.resize((small.width * 3 // 4, small.height * 3 // 4)).save(ds / "images" / "sail_small.jpg", quality=85)
+    rows.append(_row(ds, "sail_small", "images/sail_small.jpg", "un bateau à voile sur la mer", None, None, "web:copy"))
+    shutil.copyfile(DATA / "oc_home0.png", ds / "images" / "bare.png")
+    rows.append(_row(ds, "bare", "images/bare.png", None, None, None, None) | {"url": None})
+    write_manifest(pd.DataFrame(rows), ds)
+    write_meta(ds, make_meta("dataset", count=len(rows)))
+    return ds
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from audit.index import build_index
+
+    root = tmp_path_factory.mktemp("card")
+    ds = make_dataset(root / "ds")
+    index = build_index(ds, root / "index", model=MODEL)
+    return {"root": root, "ds": ds, "index": index}
+
+
+def test_counts_unknowns_duplicates(world):
+    from audit.card import build_card
+
+    card = build_card(world["ds"])
+    assert card.rows == len(FILES) + 3 and card.input_kind == "manifest" and card.concepts is None
+    assert card.unknown["author"] == 2 and card.unknown["license"] == 2 and card.unknown["caption"] == 1
+    lic = dict(card.licences)
+    assert lic["(unknown)"] == 2 and lic["CC-BY-4.0"] == 1 and sum(lic.values()) == card.rows
+    assert dict(card.authors_top)["(unknown)"] == 2
+    assert dict(card.sources)["web:copy"] == 2 and dict(card.sources)["(unknown)"] == 1
+    assert dict(card.domains)["img.example"] == card.rows - 1 and dict(card.domains)["(unknown)"] == 1
+    assert dict(card.formats) == {"png": 7, "jpg": 3}
+    # planted duplicates: lemon byte copy (exact, and near at distance 0), resized JPEG sailboat (near only)
+    exact = [sorted(m["key"] for m in c) for c in card.exact_duplicates]
+    assert ["lemon_copy", "oc_lemon"] in exact and ["bare", "oc_home0"] in exact and len(exact) == 2
+    near = [sorted(m["key"] for m in c) for c in card.near_duplicates]
+    assert ["oc_sailboat_illustration", "sail_small"] in near and ["lemon_copy", "oc_lemon"] in near
+    assert all(Path(m["path"]).is_file() for c in card.near_duplicates for m in c)
+    assert card.captions["with_caption"] == card.rows - 1
+    assert dict(card.captions["languages"])["fr"] == 1 and dict(card.captions["languages"])["(unknown)"] == 1
+    assert "all-pairs" in card.duplicate_method
+
+
+def test_near_clusters_banded_matches_brute_force():
+    from audit.card.stats import near_clusters
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 2**63, size=300, dtype=np.uint64)
+    flips = np.uint64(1) << rng.integers(0, 64, size=(300, 5)).astype(np.uint64)
+    noisy = base.copy()
+    for j in range(3):  # 3-bit variants of the first 100
+        noisy[:100] ^= flips[:100, j]
+    h = np.concatenate([base, noisy[:100]])
+    clusters, compared = near_clusters(h, np.ones(len(h), bool), 8)
+    pairs = {tuple(sorted((i, i + 300))) for i in range(100)}
+    found = {tuple(sorted(c)) for c in clusters if len(c) == 2}
+    assert pairs <= found
+    assert compared < len(h) * (len(h) - 1) // 2 // 4
+
+
+def test_index_card_concepts_optout_removal_html(world, tmp_path):
+    from audit.card import build_card, write_card
+    from audit.optout.registry import open_registry
+
+    db = tmp_path / "reg.db"
+    with open_registry(db, create=True) as reg:
+        reg.add("artist", "NASA")
+        reg.add("url", "https://img.example/oc_lemon")
+    erased = tmp_path / "erased.txt"
+    erased.write_text("# erased\nwp_LadyBird\nnot-in-set\n", encoding="utf-8")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("fruit: a lemon\nfruit: a boat\npeople: one person\npeople: no people\n", encoding="utf-8")
+    card = build_card(world["index"], registry=db, requests=erased, prompts=prompts)
+    assert card.input_kind == "index" and card.rows == len(FILES) + 3 and not card.warnings
+    assert card.optout["rows_covered"] == 2 and set(card.optout["keys"]) == {"astronaut", "oc_lemon"}
+    assert card.removal["rows_still_present"] == 1 and card.removal["keys"] == ["wp_LadyBird"]
+    groups = {g["group"]: g for g in card.concepts}
+    assert set(groups) == {"fruit", "people"} and groups["people"]["aggregate_only"]
+    assert sum(p["count"] for p in groups["fruit"]["prompts"]) == card.rows
+    assert all(p["examples"] == [] for p in groups["people"]["prompts"])
+    assert all(len(p["examples"]) == min(p["count"], 8) for p in groups["fruit"]["prompts"])
+    out = write_card(card, tmp_path / "card")
+    html = (out / "card.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in html and "src=\"http" not in html and "aggregate only" in html
+    assert "(unknown)" in html and "genaudit-tiny-clip@random:0" in html
+    data = json.loads((out / "card.json").read_text(encoding="utf-8"))
+    assert data["card"]["rows"] == card.rows and json.loads((out / "meta.json").read_text())["kind"] == "dataset-card"
+
+
+def test_compare_zero_rows_and_mismatch(world, tmp_path):
+    from audit.card import build_card, compare_cards, render_html
+
+    old_ds = tmp_path / "old"
+    shutil.copytree(world["ds"], old_ds)
+    df = read_manifest(old_ds)
+    df = df[~df["key"].isin(["lemon_copy", "sail_small"])]
+    extra = df.iloc[[0]].assign(key="gone", license="GPL-2+", author="Old Author")
+    write_manifest(pd.concat([df, extra]), old_ds)
+    cmp = compare_cards(build_card(old_ds), build_card(world["ds"]))
+    assert (cmp.added, cmp.removed) == (2, 1) and cmp.added_keys == ["lemon_copy", "sail_small"]
+    deltas = {v: d for v, _, _, d in cmp.licence_deltas}
+    assert deltas["CC-BY-4.0"] == 1 and deltas["GPL-2+"] == -1 and deltas["(unknown)"] == 1
+    assert {v: d for v, _, _, d in cmp.author_deltas}["Old Author"] == -1
+    assert "2</b> rows added" in render_html(cmp.new, cmp)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_manifest(read_manifest(world["ds"]).iloc[0:0], empty)
+    card = build_card(empty)
+    assert card.rows == 0 and card.exact_duplicates == [] and "no rows" in card.warnings[0]
+    assert "This manifest has no rows" in render_html(card)
+
+    # the index was built from the full set; the old manifest lacks 2 of its rows and has one it lacks
+    card = build_card(old_ds, index=world["index"])
+    msg = card.warnings[0]
+    assert "disagree" in msg and "not the index: 1 (gone)" in msg and "not the manifest: 2 (lemon_copy, sail_small)" in msg
+
+
+def test_cli(world, tmp_path, capsys):
+    from audit.cli import main
+
+    out = tmp_path / "c"
+    assert main(["dataset", "card", str(world["ds"]), "--out", str(out), "--compare", str(world["ds"])]) == 0
+    assert "10 rows" in capsys.readouterr().out and (out / "card.html").is_file()
+    assert json.loads((out / "card.json").read_text())["comparison"]["added"] == 0
+    assert main(["dataset", "card", str(tmp_path / "nope"), "--out", str(out)]) == 2
+    assert "no manifest" in capsys.readouterr().err
+    bad = tmp_path / "p.txt"
+    bad.write_text("no group here\n")
+    assert main(["dataset", "card", str(world["ds"]), "--out", str(out), "--prompts", str(bad)]) == 2
+    assert "no 'group:' prefix" in capsys.readouterr().err
+
+
+
+def test_removal_request_db(world, tmp_path):
+    """A real audit.removal DB: a located + confirmed request, and a tombstone of an image that is still present."""
+    import time
+
+    from audit.card import build_card
+    from audit.removal import confirm_hits, connect, create_request, locate, transition
+
+    db = tmp_path / "requests.db"
+    conn = connect(db)
+    rid = create_request(conn, "Eileen Collins", "ec@example.org").id
+    transition(conn, rid, "verified")
+    locate(conn, rid, world["index"], photo=DATA / "astronaut.jpg")
+    confirm_hits(conn, rid, ["astronaut"])
+    lemon = read_manifest(world["ds"]).set_index("key").loc["oc_lemon"]
+    conn.execute("INSERT INTO tombstones VALUES (?, ?, ?, ?)", (lemon["sha256"], lemon["phash"], rid, int(time.time())))
+    conn.close()
+    r = build_card(world["ds"], requests=db).removal
+    assert r["requests_total"] == 1 and r["rows_requested"] == 1
+    assert r["rows_still_present"] == 2 and r["keys"] == ["astronaut", "lemon_copy", "oc_lemon"]
+    assert r["share"] == 0.3

@@ -1,0 +1,171 @@
+"""Locate → confirm → erase on a real tiny dataset of real photos of people, a real faiss index and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from audit.cli import main
+from audit.errors import InputError
+from audit.removal import (affected_models, confirm_hits, connect, create_request, erase, is_tombstoned, locate,
+                           transition, verify_log, write_letter)
+from audit.removal.store import RequestError
+
+MODEL = "genaudit-tiny-clip@random:0"
+SIDECARS = {
+    "astronaut": {"caption": "Astronaut Eileen Collins in her suit", "author": "NASA", "url": "https://images.nasa.gov/collins.jpg"},
+    "hopper": {"caption": "Portrait of Rear Admiral Grace Hopper", "author": "US Navy", "url": "https://example.org/hopper.jpg"},
+    "coffee": {"caption": "a cup of coffee", "author": "Rachel Michetti"},
+    "rocket": {"caption": "a rocket on the launch pad", "author": "NASA"},
+}
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> Path:
+    import skimage.data as sd
+    from matplotlib.cbook import get_sample_data
+
+    src = tmp_path_factory.mktemp("removal") / "src"
+    src.mkdir()
+    Image.fromarray(sd.astronaut()).save(src / "astronaut.png")
+    with get_sample_data("grace_hopper.jpg") as f:
+        Image.open(f).convert("RGB").save(src / "hopper.jpg")
+    Image.fromarray(sd.coffee()).save(src / "coffee.png")
+    Image.fromarray(sd.rocket()).save(src / "rocket.png")
+    for k, v in SIDECARS.items():
+        (src / f"{k}.json").write_text(json.dumps(v))
+    Image.fromarray(sd.checkerboard()).convert("RGB").save(src.parent / "checker.png")
+    Image.fromarray(sd.astronaut()).resize((256, 256)).save(src.parent / "astronaut_small.jpg", quality=80)
+    return src
+
+
+def _world(photos: Path, root: Path) -> tuple[Path, Path]:
+    from audit.dataset.ingest import ingest
+    from audit.index import build_index
+
+    ingest(photos, root / "ds")
+    return root / "ds", build_index(root / "ds", root / "idx", model=MODEL)
+
+
+def _located(conn, idx: Path, photo: Path) -> int:
+    r = create_request(conn, "Eileen Collins", "eileen@example.org")
+    transition(conn, r.id, "verified")
+    locate(conn, r.id, idx, photo=photo)
+    return r.id
+
+
+def test_locate_by_photo_url_name_and_errors(photos, tmp_path):
+    _, idx = _world(photos, tmp_path)
+    conn = connect(tmp_path / "r.db")
+    r = create_request(conn, "Grace Hopper", "grace@example.org")
+    with pytest.raises(RequestError, match="locate needs 'verified'"):
+        locate(conn, r.id, idx, name="Grace Hopper")
+    transition(conn, r.id, "verified")
+    with pytest.raises(InputError, match="nothing in .* matches the photo"):
+        locate(conn, r.id, idx, photo=photos.parent / "checker.png")
+    got = locate(conn, r.id, idx, photo=photos.parent / "astronaut_small.jpg", url="http://www.images.nasa.gov/collins.jpg/",
+                 name="grace  hopper")
+    methods = {(c.key, c.method) for c in got}
+    assert {("astronaut", "phash"), ("astronaut", "clip-image"), ("astronaut", "url"), ("hopper", "name-caption")} <= methods
+    assert not any(c.key in ("coffee", "rocket") for c in got)
+    with pytest.raises(InputError, match="coffee are not candidates"):
+        confirm_hits(conn, r.id, ["coffee"])
+    assert confirm_hits(conn, r.id, ["hopper"]) == ["hopper"]
+
+
+def _final_state(ds: Path, idx: Path) -> dict:
+    from audit.index import open_index, read_denylist
+
+    o = open_index(idx)
+    return {"manifest": sorted(pd.read_parquet(ds / "manifest.parquet")["key"]),
+            "files": sorted(p.name for p in (ds / "images").iterdir()),
+            "index_keys": sorted(o.table["key"]), "denylist": sorted(read_denylist(idx)["key"]), "count": o.count}
+
+
+def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path):
+    clean_ds, clean_idx = _world(photos, tmp_path / "clean")
+    ds, idx = _world(photos, tmp_path / "crash")
+    # a generator trained on this dataset before the erasure (meta.json as audit.generate writes it)
+    from audit.meta import make_meta, write_meta
+    from audit.records import manifest_hash, read_manifest
+
+    model = tmp_path / "model"
+    model.mkdir()
+    write_meta(model, make_meta("generator", training={"manifest_hash": manifest_hash(read_manifest(ds)),
+                                                       "datasets": [str(ds)], "excluded_keys": []}))
+    other = tmp_path / "other"
+    other.mkdir()
+    write_meta(other, make_meta("generator", training={"manifest_hash": "0" * 64, "datasets": ["/elsewhere"], "excluded_keys": []}))
+
+    clean = connect(tmp_path / "clean.db")
+    rid = _located(clean, clean_idx, photos / "astronaut.png")
+    confirm_hits(clean, rid, ["astronaut"])
+    done = erase(clean, rid, clean_idx)
+    assert done.state == "index_rebuilt" and done.keys == ("astronaut",)
+
+    conn = connect(tmp_path / "crash.db")
+    rid = _located(conn, idx, photos / "astronaut.png")
+    with pytest.raises(RequestError, match="no confirmed hits"):
+        erase(conn, rid, idx)
+    confirm_hits(conn, rid, ["astronaut"])
+
+    def crash(step: str) -> None:
+        if step == "state-erased":  # files already deleted, index not yet rebuilt
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        erase(conn, rid, idx, _before_step=crash)
+    from audit.index import open_index
+
+    assert "astronaut" not in {h.key for h in open_index(idx).search_image(photos / "astronaut.png", k=10)}  # denylisted at once
+    assert not list((ds / "images").glob("astronaut.*"))
+    again = erase(connect(tmp_path / "crash.db"), rid, idx)
+    assert again.steps_run == ("state-erased", "rebuild", "state-index_rebuilt") and again.state == "index_rebuilt"
+    assert erase(conn, rid, idx).steps_run == ()  # idempotent
+    a, b = _final_state(clean_ds, clean_idx), _final_state(ds, idx)
+    assert a == b and "astronaut" not in a["manifest"] and a["count"] == 3 and a["denylist"] == ["astronaut"]
+
+    assert "request #" in is_tombstoned(conn, photos / "astronaut.png")
+    assert is_tombstoned(conn, photos.parent / "astronaut_small.jpg")  # re-encoded copy: perceptual hash
+    assert is_tombstoned(conn, photos / "hopper.jpg") is None
+    ms = affected_models(conn, rid, [model, other])
+    assert [m.model_dir for m in ms] == [str(model)] and "held 1 erased" in ms[0].reason
+
+    transition(conn, rid, "confirmed")
+    letter = write_letter(conn, rid, tmp_path / "letter.html", ms).read_text()
+    assert "Eileen Collins" in letter and "<strong>1</strong>" in letter and "intact" in letter
+    assert verify_log(conn).ok
+    log = "\n".join(str(tuple(r)) for r in conn.execute("SELECT * FROM audit_log"))
+    assert "astronaut" not in log and "Eileen" not in log and "nasa" not in log
+
+
+def test_cli_flow_and_reingest_refused(photos, tmp_path, capsys, monkeypatch):
+    ds, idx = _world(photos, tmp_path)
+    db = str(tmp_path / "r.db")
+    assert main(["removal", "new", "--name", "Grace Hopper", "--contact", "g@example.org", "--db", db]) == 0
+    assert main(["removal", "move", "1", "verified", "--db", db]) == 0
+    capsys.readouterr()
+    assert main(["removal", "locate", "1", "--index", str(idx), "--photo", str(photos / "hopper.jpg"), "--db", db]) == 0
+    assert "hopper\tphash" in capsys.readouterr().out
+    assert main(["removal", "confirm-hits", "1", "hopper", "--db", db]) == 0
+    assert main(["removal", "erase", "1", "--index", str(idx), "--db", db]) == 0
+    assert "1 item(s) erased; state index_rebuilt" in capsys.readouterr().out
+    assert main(["removal", "check", str(photos / "hopper.jpg"), "--db", db]) == 1
+    assert main(["removal", "move", "1", "confirmed", "--db", db]) == 0
+    assert main(["removal", "letter", "1", "--out", str(tmp_path / "l.md"), "--db", db]) == 0
+    assert "Grace Hopper" in (tmp_path / "l.md").read_text()
+    assert main(["removal", "verify-log", "--db", db]) == 0
+    assert "hopper" not in set(pd.read_parquet(ds / "manifest.parquet")["key"])
+    from audit.dataset.ingest import ingest
+
+    # A re-crawl of the same folder must not bring her back: via the CLI option, and via the environment.
+    assert main(["dataset", "ingest", str(photos), "--out", str(tmp_path / "again"), "--tombstones", db]) == 0
+    assert sorted(pd.read_parquet(tmp_path / "again" / "manifest.parquet")["key"]) == ["astronaut", "coffee", "rocket"]
+    assert "erased on request" in (tmp_path / "again" / "meta.json").read_text()
+    monkeypatch.setenv("GENAUDIT_REMOVAL_DB", db)
+    ingest(photos, tmp_path / "again-env")
+    assert "hopper" not in set(pd.read_parquet(tmp_path / "again-env" / "manifest.parquet")["key"])
