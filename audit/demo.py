@@ -54,7 +54,8 @@ class DemoContext:
 def step_index(ctx: DemoContext) -> list[str]:
     from audit.index import build_index, open_index
 
-    build_index(ctx.dataset, ctx.index_dir, model=ctx.model, device=ctx.device)
+    # overwrite: the demo owns its index; unchanged inputs still make this a no-op
+    build_index(ctx.dataset, ctx.index_dir, model=ctx.model, device=ctx.device, overwrite=True)
     idx = open_index(ctx.index_dir)
     ctx.artefacts["index"] = ctx.index_dir
     meta = idx.meta
@@ -119,7 +120,7 @@ def step_memorisation(ctx: DemoContext) -> list[str]:
     if not (train_dir / "manifest.parquet").is_file():
         build(train_dir)
     index_dir = ctx.out / "generator-index"
-    build_index(train_dir, index_dir, model=ctx.model, device=ctx.device)
+    build_index(train_dir, index_dir, model=ctx.model, device=ctx.device, overwrite=True)
     report = ctx.out / "memorisation"
     summary = scan_folder(ctx.artefacts["generated"], index_dir, report, overwrite=True, seed=ctx.seed)
     ctx.artefacts["memorisation"] = report

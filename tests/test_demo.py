@@ -28,3 +28,27 @@ def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> No
     assert main(["demo", "--out", str(out)]) == 0  # re-run: the index is reused, not rebuilt
     assert (out / "index" / "meta.json").stat().st_mtime_ns == index_meta
     assert "audit app" in capsys.readouterr().out
+
+
+def test_demo_index_follows_a_changed_dataset(tmp_path: Path) -> None:
+    """The demo owns its index: when the dataset changes it is rebuilt, not refused."""
+    import shutil
+
+    from audit.dataset.ingest import ingest
+    from audit.demo import DemoContext, step_index
+    from audit.index import open_index
+
+    images = sorted((Path(__file__).parent / "data" / "images").glob("oc_*.png"))
+    for name, n in (("a", 4), ("b", 6)):
+        src = tmp_path / f"src_{name}"
+        src.mkdir()
+        for p in images[:n]:
+            shutil.copy(p, src / p.name)
+        ingest(src, tmp_path / name)
+    ctx = DemoContext(out=tmp_path / "demo", dataset=tmp_path / "a", model="genaudit-tiny-clip@random:0",
+                      device="cpu", seed=0, log=print)
+    step_index(ctx)
+    assert open_index(ctx.index_dir).count == 4
+    ctx.dataset = tmp_path / "b"
+    step_index(ctx)
+    assert open_index(ctx.index_dir).count == 6
