@@ -13,7 +13,7 @@ from typing import Callable
 
 from audit import config
 from audit.atomic import write_text
-from audit.errors import AuditError
+from audit.errors import ArtefactError, AuditError
 
 #: Phrased like the reference set's captions (title, category, keywords), which is what the tiny CLIP learnt.
 SAMPLE_QUERIES = (
@@ -51,11 +51,21 @@ class DemoContext:
         return self.out / "index"
 
 
-def step_index(ctx: DemoContext) -> list[str]:
-    from audit.index import build_index, open_index
+def ensure_index(ctx: DemoContext, source: Path, out: Path) -> None:
+    """Reuse `out` when its inputs are unchanged; the demo owns it, so rebuild it when they changed."""
+    from audit.index import build_index
 
-    # overwrite: the demo owns its index; unchanged inputs still make this a no-op
-    build_index(ctx.dataset, ctx.index_dir, model=ctx.model, device=ctx.device, overwrite=True)
+    try:
+        build_index(source, out, model=ctx.model, device=ctx.device)
+    except ArtefactError as exc:
+        ctx.log(f"[demo] {exc.message}: rebuilding")
+        build_index(source, out, model=ctx.model, device=ctx.device, overwrite=True)
+
+
+def step_index(ctx: DemoContext) -> list[str]:
+    from audit.index import open_index
+
+    ensure_index(ctx, ctx.dataset, ctx.index_dir)
     idx = open_index(ctx.index_dir)
     ctx.artefacts["index"] = ctx.index_dir
     meta = idx.meta
@@ -113,14 +123,13 @@ def step_generate(ctx: DemoContext) -> list[str]:
 def step_memorisation(ctx: DemoContext) -> list[str]:
     """Scan the samples against the generator's own training set (rebuilt, indexed)."""
     from audit.generate.shipped_set import build
-    from audit.index import build_index
     from audit.memorisation.run import scan_folder
 
     train_dir = ctx.out / "generator-train"
     if not (train_dir / "manifest.parquet").is_file():
         build(train_dir)
     index_dir = ctx.out / "generator-index"
-    build_index(train_dir, index_dir, model=ctx.model, device=ctx.device, overwrite=True)
+    ensure_index(ctx, train_dir, index_dir)
     report = ctx.out / "memorisation"
     summary = scan_folder(ctx.artefacts["generated"], index_dir, report, overwrite=True, seed=ctx.seed)
     ctx.artefacts["memorisation"] = report

@@ -120,7 +120,11 @@ def main() -> None:
     t = time.perf_counter()
     manifest, reg = synth(args.rows, args.entries)
     print(f"synthesised {len(manifest):,} rows, {len(reg):,} entries {reg['kind'].value_counts().to_dict()} in {time.perf_counter() - t:.1f}s")
-    stages = {}
+    from audit.optout.match import _url_parts
+
+    t = time.perf_counter()
+    _url_parts(manifest)
+    stages = {"url_parsing": round(time.perf_counter() - t, 1)}
     for rule in ("url", "sha256", "phash", "artist"):
         t = time.perf_counter()
         check_manifest(manifest, reg, rules=(rule,))

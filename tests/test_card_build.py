@@ -89,21 +89,61 @@ def test_counts_unknowns_duplicates(world):
     assert "all-pairs" in card.duplicate_method
 
 
-def test_near_clusters_banded_matches_brute_force():
-    from audit.card.stats import near_clusters
+def _brute_clusters(h: np.ndarray, t: int) -> set[tuple[int, ...]]:
+    from audit.card.stats import _UnionFind, brute_near_pairs
 
-    rng = np.random.default_rng(0)
-    base = rng.integers(0, 2**63, size=300, dtype=np.uint64)
-    flips = np.uint64(1) << rng.integers(0, 64, size=(300, 5)).astype(np.uint64)
-    noisy = base.copy()
-    for j in range(3):  # 3-bit variants of the first 100
-        noisy[:100] ^= flips[:100, j]
-    h = np.concatenate([base, noisy[:100]])
-    clusters, compared = near_clusters(h, np.ones(len(h), bool), 8)
-    pairs = {tuple(sorted((i, i + 300))) for i in range(100)}
-    found = {tuple(sorted(c)) for c in clusters if len(c) == 2}
-    assert pairs <= found
-    assert compared < len(h) * (len(h) - 1) // 2 // 4
+    uf = _UnionFind(len(h))
+    for i, j in zip(*brute_near_pairs(h, t)):
+        uf.union(int(i), int(j))
+    groups: dict[int, list[int]] = {}
+    for i in range(len(h)):
+        groups.setdefault(uf.find(i), []).append(i)
+    return {tuple(sorted(g)) for g in groups.values() if len(g) > 1}
+
+
+@pytest.mark.parametrize("n,t,m", [(400, 8, None), (3000, 8, None), (3000, 5, None), (8000, 8, None),
+                                   (3000, 8, 3), (3000, 5, 2)])
+def test_near_clusters_equal_brute_force(n, t, m, monkeypatch):
+    """Planted chains (distances up to t, and t+1 which must NOT link) + random hashes + exact repeats:
+    the multi-index clusters equal brute-force single linkage, whichever substring plan the size picks
+    (m forces a plan: 3 x 21-22 bits probed at radius 2 = dense tables, 2 x 32 bits = searchsorted path)."""
+    from audit.card import stats
+    from audit.card.stats import near_clusters, plan_substrings
+
+    if m is not None:
+        edges = np.linspace(0, 64, m + 1).astype(int)
+        forced = ([(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], t // m)
+        monkeypatch.setattr(stats, "plan_substrings", lambda n_, t_: forced)
+        plan_substrings = stats.plan_substrings
+
+    rng = np.random.default_rng(n + t)
+    h = rng.integers(0, 2**63, size=n, dtype=np.uint64) | (rng.integers(0, 2, n, dtype=np.uint64) << np.uint64(63))
+    k = n // 10
+    src = rng.integers(0, n - k, k)
+    for row, s_ in zip(range(n - k, n), src):  # copies at exactly d in {1..t+1} flipped bits from a random row
+        d = int(rng.integers(1, t + 2))
+        bits = rng.choice(64, d, replace=False)
+        h[row] = h[s_] ^ np.uint64(sum(1 << int(b) for b in bits))
+    h[:5] = h[5]  # identical hashes
+    valid = np.ones(n, bool)
+    valid[7] = False
+    clusters, compared = near_clusters(h, valid, t)
+    rows = np.flatnonzero(valid)
+    want = {tuple(sorted(int(rows[i]) for i in c)) for c in _brute_clusters(h[rows], t)}
+    assert {tuple(sorted(c)) for c in clusters} == want
+    assert len(want) > k // 3  # planted clusters really exist
+    subs, radius = plan_substrings(len(np.unique(h[rows])), t)
+    assert len(subs) * (radius + 1) > t  # pigeonhole condition: exact recall
+    assert compared < n * (n - 1) // 2 // 4
+
+
+def test_near_plan_goes_subquadratic_for_large_n():
+    from audit.card.stats import plan_substrings
+
+    small, r_small = plan_substrings(500, 8)
+    large, r_large = plan_substrings(100_000, 8)
+    assert len(small) == 9 and r_small == 0
+    assert len(large) < 9 and r_large >= 1 and min(hi - lo for lo, hi in large) >= 16
 
 
 def test_index_card_concepts_optout_removal_html(world, tmp_path):

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import app_common
 import streamlit as st
 
-import app_common
 from audit.errors import AuditError
-from audit.optout.lookup import hits_frame, lookup_artist, lookup_image
+from audit.optout.lookup import (
+    default_registry_path,
+    file_artist_optout,
+    hits_frame,
+    lookup_artist,
+    lookup_image,
+)
+from audit.optout.registry import SCOPES
 
 st.title("Have I been trained?")
 status = app_common.current_status()
@@ -36,11 +43,37 @@ except AuditError as exc:
     st.error(f"{exc.message}" + (f" — {exc.hint}" if exc.hint else ""))
     st.stop()
 
+
+
+def _opt_out_form(name: str, aliases: tuple[str, ...]) -> None:
+    """File an artist opt-out into the SQLite registry (the same file `audit optout check/filter` read)."""
+    with st.expander("File an opt-out for this artist", expanded=False):
+        with st.form("optout_file_form"):
+            reg = st.text_input("Registry file", value=str(default_registry_path()), key="optout_registry")
+            scope = st.selectbox("Scope", SCOPES, index=SCOPES.index("ai-training"), key="optout_scope")
+            source = st.text_input("Requested by / source", key="optout_source")
+            evidence = st.text_input("Evidence (request reference)", key="optout_evidence")
+            submitted = st.form_submit_button("File opt-out")
+        if submitted:
+            try:
+                entry, created = file_artist_optout(reg, name, aliases, scope=scope, source=source or "app",
+                                                    evidence=evidence)
+            except AuditError as exc:
+                st.error(f"{exc.message}" + (f" — {exc.hint}" if exc.hint else ""))
+            else:
+                verb = "Filed" if created else "Already registered"
+                st.success(f"{verb}: opt-out #{entry.id} for artist '{entry.display}' ({entry.scope}) in `{reg}`")
+
+
+if mode == "Artist name" and name.strip():
+    _opt_out_form(name, alias_list)
+
 if hits is None:
-    st.caption("Enter a name or upload an image.")
+    st.caption("Enter an artist name to look up." if mode == "Artist name" else "Upload an image to look up.")
     st.stop()
 if not hits:
     st.success("No training item found for this query.")
     st.stop()
-st.subheader(f"{len(hits)} training item(s) found")
-st.dataframe(hits_frame(hits), hide_index=True, use_container_width=True)
+n_items = len({h.key for h in hits})
+st.subheader(f"{n_items} training item(s) found" + (f" · {len(hits)} matches" if len(hits) != n_items else ""))
+st.dataframe(hits_frame(hits), hide_index=True, width="stretch")

@@ -268,9 +268,10 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
     exact = S.exact_clusters(keys, df["sha256"])
     hashes, ok, hash_src = _load_hashes(df, index_dir)
     near, compared = S.near_clusters(hashes, ok, near_threshold)
+    subs, radius = S.plan_substrings(len(np.unique(hashes[ok])), near_threshold)
     method = (f"exact: identical sha256; near: pHash (64 bit) Hamming distance <= {near_threshold}, single-linkage, "
-              f"from the {hash_src}; banded search ({near_threshold + 1} bands, pigeonhole) compared "
-              f"{compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; mirrored copies are not matched; "
+              f"from the {hash_src}; exact multi-index hashing ({len(subs)} substrings, probe radius {radius} bits) "
+              f"verified {compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; mirrored copies are not matched; "
               f"{int((~ok).sum())} rows without a pHash")
 
     concepts, note = None, "not computed: pass an index (or build the card from an index dir) to get CLIP concept coverage"

@@ -1,6 +1,6 @@
 """Column statistics for a dataset card: counts with unknowns kept, caption language, duplicate clusters.
 
-Everything is vectorised over the manifest; near-duplicate clustering is banded (pigeonhole), never all pairs.
+Everything is vectorised over the manifest; near-duplicate clustering is exact multi-index hashing, never all pairs.
 """
 
 from __future__ import annotations
@@ -137,8 +137,21 @@ def exact_clusters(keys: Sequence[str], sha256: pd.Series) -> list[list[int]]:
     """Row positions sharing a sha256 (rows without a hash are never grouped), largest first."""
     s = pd.Series(sha256).astype("string").str.strip().str.lower()
     s = s.mask(s == "")
-    df = pd.DataFrame({"h": s, "pos": np.arange(len(s))}).dropna()
-    groups = [g["pos"].tolist() for _, g in df.groupby("h", sort=False) if len(g) > 1]
+    known = s.notna().to_numpy()
+    labels = pd.factorize(s[known])[0]
+    return _groups(labels, np.flatnonzero(known))
+
+
+def _groups(labels: np.ndarray, pos: np.ndarray) -> list[list[int]]:
+    """Positions sharing a label, groups of 2+ only, largest first (vectorised: no per-group pandas objects)."""
+    if not len(pos):
+        return []
+    order = np.lexsort((pos, labels))
+    lab, p = labels[order], pos[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    ends = np.r_[starts[1:], len(lab)]
+    big = (ends - starts) > 1
+    groups = [p[a:b].tolist() for a, b in zip(starts[big], ends[big])]
     return sorted(groups, key=lambda g: (-len(g), g[0]))
 
 
@@ -171,69 +184,139 @@ class _UnionFind:
             p[a], a = root, p[a]
         return int(root)
 
+    def roots(self) -> np.ndarray:
+        """Root of every element, vectorised (pointer jumping until stable)."""
+        p = self.parent
+        while True:
+            q = p[p]
+            if np.array_equal(q, p):
+                self.parent = p
+                return p
+            p = q
+
     def union(self, a: int, b: int) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra != rb:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-#: Rows per block when comparing a band group against itself (bounds memory at BLOCK x group size).
-BLOCK = 1024
+def _ball(bits: int, radius: int) -> np.ndarray:
+    """Every mask over `bits` bits with at most `radius` bits set (the probes around one substring value)."""
+    from itertools import combinations
+
+    masks = [0]
+    for r in range(1, radius + 1):
+        masks += [sum(1 << b for b in c) for c in combinations(range(bits), r)]
+    return np.array(masks, np.uint64)
 
 
-def _group_pairs(x: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Index pairs (a < b) within one band group whose hashes are within max_distance bits, vectorised."""
+def plan_substrings(n: int, max_distance: int) -> tuple[list[tuple[int, int]], int]:
+    """Multi-index hashing plan: split 64 bits into m disjoint substrings, probe radius r = max_distance // m.
+
+    Any pair within max_distance bits has some substring within r bits (pigeonhole over the m substrings), so
+    the search is exact for every m. m is chosen by a cost model (probes per row + expected candidates per
+    row for uniform hashes): small n favours m = max_distance + 1 (r = 0, exact buckets), large n fewer,
+    longer substrings with r > 0 so buckets stay small (≈ log2 n bits), which is what keeps it sub-quadratic.
+    """
+    from math import comb
+
+    best: tuple[float, int] | None = None
+    for m in range(1, min(64, max_distance + 1) + 1):
+        r = max_distance // m
+        edges = np.linspace(0, 64, m + 1).astype(int)
+        cost = 0.0
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            bits = int(hi - lo)
+            cost += sum(comb(bits, k) for k in range(r + 1)) * (1.0 + n / 2.0 ** bits)
+        if best is None or cost < best[0]:
+            best = (cost, m)
+    m = best[1] if best else 1
+    edges = np.linspace(0, 64, m + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], max_distance // m
+
+
+#: Substrings up to this many bits get a dense bucket table (2**bits int64 offsets); longer ones use searchsorted.
+DENSE_BITS = 22
+
+
+def _substring_pairs(uniq: np.ndarray, lo: int, hi: int, masks: np.ndarray,
+                     max_distance: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Pairs (i < j) of distinct hashes whose substring [lo, hi) differs by a mask in `masks` and whose full
+    64-bit distance is <= max_distance. Each probe is one vectorised bucket lookup for all rows at once; rows
+    are visited in substring order so the lookups (sorted value XOR a fixed mask) stream through the table."""
+    bits = hi - lo
+    sub = (uniq >> np.uint64(lo)) & np.uint64((1 << bits) - 1)
+    order = np.argsort(sub, kind="stable")
+    sv = sub[order]
+    dense = bits <= DENSE_BITS
+    if dense:  # bucket v holds sorted positions start[v] .. start[v + 1]
+        start = np.zeros((1 << bits) + 1, np.int64)
+        np.cumsum(np.bincount(sv.astype(np.int64), minlength=1 << bits), out=start[1:])
+    # A pair differing by mask f != 0 is found from both ends; query only from the end whose substring has
+    # f's highest set bit clear (rows split once per bit), so each pair is looked up once.
+    clear = [np.flatnonzero((sv >> np.uint64(k)) & np.uint64(1) == 0) for k in range(bits)]
+    everyone = np.arange(len(sv))
     out_a, out_b, compared = [], [], 0
-    for lo in range(0, len(x) - 1, BLOCK):
-        blk = x[lo:lo + BLOCK]
-        rest = x[lo + 1:]
-        d = np.bitwise_count(blk[:, None] ^ rest[None, :])
-        i, j = np.nonzero(d <= max_distance)
-        a, b = lo + i, lo + 1 + j
-        keep = b > a
-        out_a.append(a[keep])
-        out_b.append(b[keep])
-        n = len(blk)
-        compared += n * len(rest) - n * (n - 1) // 2
+    for f in masks:
+        src = clear[int(f).bit_length() - 1] if f else everyone
+        q = sv[src] ^ f
+        if dense:
+            qi = q.astype(np.int64)
+            left, right = start[qi], start[qi + 1]
+        else:
+            left, right = np.searchsorted(sv, q, "left"), np.searchsorted(sv, q, "right")
+        hit = np.flatnonzero(right > left)
+        if not len(hit):
+            continue
+        cnt = (right - left)[hit]
+        total = int(cnt.sum())
+        qpos = src[np.repeat(hit, cnt)]
+        offs = np.repeat(left[hit] - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
+        a, b = order[qpos], order[offs]
+        if not f:
+            keep = a < b
+            a, b = a[keep], b[keep]
+        compared += len(a)
+        close = np.bitwise_count(uniq[a] ^ uniq[b]) <= max_distance
+        out_a.append(a[close])
+        out_b.append(b[close])
     if not out_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), compared
     return np.concatenate(out_a), np.concatenate(out_b), compared
 
 
 def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int) -> tuple[list[list[int]], int]:
     """Single-linkage clusters of rows whose 64-bit hashes are within `max_distance` bits.
 
-    Pigeonhole banding: split the 64 bits into max_distance+1 bands; two hashes within the distance agree
-    exactly on at least one band, so only rows sharing a band value are compared (sorted grouping per band,
-    after identical hashes are merged). Returns (clusters largest first, candidate pairs compared).
+    Exact multi-index hashing (see plan_substrings): identical hashes are merged first, then for each
+    substring every row probes the buckets within radius r of its own substring value; candidates are
+    verified with a full 64-bit popcount. Returns (clusters largest first, candidate pairs verified).
     """
     rows = np.flatnonzero(valid)
     if len(rows) < 2:
         return [], 0
-    uniq, inverse = np.unique(hashes[rows], return_inverse=True)
+    uniq, inverse = np.unique(hashes[rows].astype(np.uint64), return_inverse=True)
     uf = _UnionFind(len(uniq))
-    nb = max(1, min(64, max_distance + 1))
-    edges = np.linspace(0, 64, nb + 1).astype(int)
+    subs, radius = plan_substrings(len(uniq), max(0, int(max_distance)))
     compared = 0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        if hi <= lo:
-            continue
-        mask = np.uint64(((1 << (hi - lo)) - 1) << lo)
-        band = uniq & mask
-        order = np.argsort(band, kind="stable")
-        sb = band[order]
-        starts = np.flatnonzero(np.r_[True, sb[1:] != sb[:-1]])
-        ends = np.r_[starts[1:], len(sb)]
-        for s, e in zip(starts, ends):
-            if e - s < 2:
-                continue
-            members = order[s:e]
-            a, b, c = _group_pairs(uniq[members], max_distance)
-            compared += c
-            for i, j in zip(members[a].tolist(), members[b].tolist()):
-                uf.union(i, j)
-    root_of_uniq = np.array([uf.find(i) for i in range(len(uniq))])
-    roots = root_of_uniq[inverse]
-    df = pd.DataFrame({"root": roots, "pos": rows})
-    groups = [g["pos"].tolist() for _, g in df.groupby("root", sort=False) if len(g) > 1]
-    return sorted(groups, key=lambda g: (-len(g), g[0])), compared
+    for lo, hi in subs:
+        a, b, c = _substring_pairs(uniq, lo, hi, _ball(hi - lo, radius), max_distance)
+        compared += c
+        for i, j in zip(a.tolist(), b.tolist()):
+            uf.union(i, j)
+    return _groups(uf.roots()[inverse.ravel()], rows), compared
+
+
+def brute_near_pairs(hashes: np.ndarray, max_distance: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs (i < j) within max_distance bits, by blocked all-pairs popcount: the reference for tests."""
+    h = np.asarray(hashes, np.uint64)
+    out_a, out_b = [], []
+    for lo in range(0, len(h), block):
+        d = np.bitwise_count(h[lo:lo + block, None] ^ h[None, :])
+        i, j = np.nonzero(d <= max_distance)
+        keep = lo + i < j
+        out_a.append(lo + i[keep])
+        out_b.append(j[keep])
+    if not out_a:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b)

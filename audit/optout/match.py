@@ -72,6 +72,7 @@ def _url_parts(manifest: pd.DataFrame) -> pd.DataFrame:
         "key": manifest["key"].astype(str).to_numpy(),
         "url": manifest["url"].to_numpy(),
         "host": parts["host"].to_pandas(),
+        "hostport": parts["hostport"].to_pandas(),
         "url_key": parts["url_key"].to_pandas(),
         "url_error": parts["url_error"].to_pandas(),
     })
@@ -88,9 +89,7 @@ def _match_urls(u: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
     pre = reg[reg["kind"] == "url_prefix"].copy()
     if len(pre):
         pre["hostport"] = pre["value"].str.split("/", n=1).str[0]
-        hostport = u["url_key"].str.split("/", n=1).str[0]
-        uu = u[hostport.isin(pre["hostport"])].assign(hostport=hostport)
-        cand = uu.merge(pre, on="hostport")
+        cand = u[u["hostport"].isin(pre["hostport"])].merge(pre, on="hostport")  # hostport parsed once, column-wise
         if len(cand):
             cand["plen"] = cand["value"].str.len()
             hits = []
@@ -102,8 +101,10 @@ def _match_urls(u: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
     dom = reg[reg["kind"] == "domain"]
     if len(dom):
         hosts = u["host"].dropna()
-        hosts = hosts.str.split(":", n=1).str[0]
-        uniq = pd.DataFrame({"host_only": hosts.unique()})
+        codes, distinct = pd.factorize(hosts)  # string work on each distinct host once, not per row
+        host_only = pd.Series(distinct).str.split(":", n=1).str[0]
+        hosts = pd.Series(host_only.to_numpy()[codes], index=hosts.index)
+        uniq = pd.DataFrame({"host_only": host_only.unique()})
         uniq["suffix"] = uniq["host_only"].str.split(".").map(lambda labels: [".".join(labels[i:]) for i in range(len(labels))])
         suff = uniq.explode("suffix").merge(dom, left_on="suffix", right_on="value")
         if len(suff):

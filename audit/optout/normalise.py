@@ -105,7 +105,8 @@ def split_urls(urls: Iterable[str | None] | pa.Array) -> dict[str, pa.Array]:
                    pc.if_else(pc.invert(hp_ok), "bad port", pc.if_else(good, null, pc.fill_null(host_err, "invalid host")))),
     )
     error = pc.if_else(pc.equal(pc.fill_null(arr, "x"), ""), "empty URL", error)
-    return {"scheme": scheme, "host": pc.if_else(good, host, null), "url_key": url_key, "url_error": error}
+    return {"scheme": scheme, "host": pc.if_else(good, host, null), "hostport": pc.if_else(good, hostport, null),
+            "url_key": url_key, "url_error": error}
 
 
 def url_key(url: str) -> str | None:

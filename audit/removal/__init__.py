@@ -9,6 +9,7 @@ from audit.removal.auditlog import LogCheck, append_log, key_hash, verify_log
 from audit.removal.erase import AffectedModel, EraseResult, affected_models, erase
 from audit.removal.letter import letter_markdown, write_letter
 from audit.removal.locate import Candidate, candidates, confirm_hits, confirmed_keys, find_hits, locate
+from audit.removal.modelcheck import ModelCheck, model_check
 from audit.removal.store import (STATES, RemovalRequest, RequestError, connect, create_request, get_request,
                                  list_requests, transition)
 from audit.removal.tombstones import Tombstones, is_tombstoned, load_tombstones
@@ -16,4 +17,4 @@ from audit.removal.tombstones import Tombstones, is_tombstoned, load_tombstones
 __all__ = ["LogCheck", "append_log", "key_hash", "verify_log", "AffectedModel", "EraseResult", "affected_models",
            "erase", "is_tombstoned", "letter_markdown", "write_letter", "Candidate", "candidates", "confirm_hits",
            "confirmed_keys", "find_hits", "locate", "STATES", "RemovalRequest", "RequestError", "connect",
-           "create_request", "get_request", "list_requests", "transition", "Tombstones", "load_tombstones"]
+           "create_request", "get_request", "list_requests", "transition", "Tombstones", "load_tombstones", "ModelCheck", "model_check"]

@@ -148,3 +148,20 @@ def verify_log_(db: Path = DB) -> None:
     if not r.ok:
         raise RegistryError(f"audit log of {db} fails verification: {r.problem}", "restore the database from backup and investigate")
     typer.echo(f"audit log intact: {r.rows} entries, head {r.head[:16]}")
+
+
+@app.command("model-check")
+def model_check_(request_id: int, model: Path = typer.Option(..., "--model", help="Generator checkpoint dir to check."),
+                 out: Path = typer.Option(..., "--out", help="Report dir: samples/, scan/ (matches.parquet), meta.json."),
+                 prompt: Optional[List[str]] = typer.Option(None, "--prompt", help="Subject's caption(s); the request does not store them."),
+                 photo: Optional[List[Path]] = typer.Option(None, "--photo", help="Subject's photo(s); erased files are gone."),
+                 n: int = typer.Option(4, "--n", help="Images per prompt."), steps: int = typer.Option(25, "--steps"),
+                 seed: int = typer.Option(0, "--seed"), device: str = typer.Option("cpu", "--device"), db: Path = DB) -> None:
+    """Sample the generator with the subject's captions and scan the samples against the subject's photos."""
+    from audit.removal.modelcheck import model_check
+
+    r = model_check(_conn(db), request_id, model, out, prompts=prompt or [], photos=photo or [], n=n, steps=steps,
+                    seed=seed, device=device)
+    typer.echo(f"note: {r.note}")
+    typer.echo(f"request #{r.request_id}: {r.generated} image(s) from {r.model_dir}: {r.copies} copy, {r.similar} similar "
+               f"-> {r.outcome}; report {r.report_dir}/scan/matches.parquet (outcome logged, hashes only)")

@@ -1,0 +1,100 @@
+"""Does a generator trained before an erasure still reproduce the subject? Sample it, scan against the subject's photos.
+
+Data minimisation shapes the inputs: the request database keeps manifest keys and hashes only, never captions,
+and `erase` deletes the image files. So the prompts (`--prompt`) and the photos to compare against (`--photo`)
+come from the reviewer for this check; nothing erased is read back or resurrected. The photos are indexed in a
+temporary directory that is deleted after the scan; the audit log records only sha256 hashes and the outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from audit.errors import InputError
+from audit.removal.auditlog import append_log
+from audit.removal.store import transaction
+
+#: Why prompts and photos are the reviewer's: stated in the CLI output and in the report's meta.json.
+MINIMISATION_NOTE = ("captions are not stored with the request and erased files are deleted (data minimisation): "
+                     "prompts and comparison photos were supplied by the reviewer")
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """Outcome of one check, with what it rests on."""
+
+    request_id: int
+    model_dir: str
+    report_dir: str
+    generated: int
+    copies: int  # generated images judged copies of a subject photo
+    similar: int
+    outcome: str  # "copies-found" | "no-copy-found"
+    note: str
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path, out: str | Path, *,
+                prompts: Sequence[str], photos: Sequence[str | Path], n: int = 4, steps: int = 25, seed: int = 0,
+                index_model: str | None = None, device: str = "cpu") -> ModelCheck:
+    """Sample `model_dir` with `prompts`, scan the samples against `photos`, log the outcome (hashes only)."""
+    from audit.generate.sample import sample_to_dir
+    from audit.index import build_index
+    from audit.memorisation.run import scan_folder
+    from audit.memorisation.verdict import COPY, SIMILAR
+    from audit.meta import make_meta, write_meta
+    from audit.removal.erase import erase_summary
+
+    res = erase_summary(conn, request_id)  # the check is about items this request erased
+    prompts = [" ".join(str(p).split()) for p in prompts if str(p).strip()]
+    if not prompts:
+        raise InputError("no prompts given: the request does not store captions (data minimisation)",
+                         "pass the subject's captions with --prompt '...' (repeatable)")
+    photos = [Path(p) for p in photos]
+    if not photos:
+        raise InputError("no photos given: erased images are deleted and are not brought back for the check",
+                         "pass the subject's photo(s) with --photo PATH (repeatable)")
+    for p in photos:
+        if not p.is_file():
+            raise InputError(f"photo {p} does not exist", "pass the image(s) the subject sent")
+    model_dir, out = Path(model_dir), Path(out)
+    if not (model_dir / "meta.json").is_file():
+        raise InputError(f"{model_dir} is not a generator checkpoint (no meta.json)", "pass --model MODEL_DIR")
+    if index_model is None:
+        plan = conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='rebuild'", (request_id,)).fetchone()
+        index_model = json.loads(plan[0]).get("model") if plan else None
+    out.mkdir(parents=True, exist_ok=True)
+    photo_hashes = sorted({_sha(p) for p in photos})
+    sampled = sample_to_dir(model_dir, prompts, out / "samples", n=n, seed=seed, steps=steps, device=device)
+    tmp = Path(tempfile.mkdtemp(prefix=".modelcheck-", dir=out))
+    try:
+        src = tmp / "photos"
+        src.mkdir()
+        for i, p in enumerate(photos):
+            shutil.copy2(p, src / f"subject_{i}{p.suffix.lower()}")
+        build_index(src, tmp / "index", model=index_model)
+        summary = scan_folder(out / "samples", tmp / "index", out / "scan", overwrite=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the reviewer's photos are not kept beyond the check
+    counts = summary.get("counts") or {}
+    copies, similar = int(counts.get(COPY, 0)), int(counts.get(SIMILAR, 0))
+    outcome = "copies-found" if copies else "no-copy-found"
+    write_meta(out, make_meta("removal-model-check", request_id=request_id, model_hash=sampled.model_hash,
+                              prompts_sha256=[hashlib.sha256(p.encode()).hexdigest() for p in prompts],
+                              photos_sha256=photo_hashes, n=n, steps=steps, seed=seed, index_model=index_model,
+                              generated=sampled.count, copies=copies, similar=similar, outcome=outcome,
+                              erased_keys=len(res.keys), note=MINIMISATION_NOTE))
+    with transaction(conn):
+        append_log(conn, f"model-check:{outcome}:copies={copies}:similar={similar}", request_id,
+                   [sampled.model_hash, *photo_hashes], hashed=True)
+    return ModelCheck(request_id, str(model_dir), str(out), sampled.count, copies, similar, outcome, MINIMISATION_NOTE)
