@@ -16,16 +16,6 @@ IMAGES = DATA / "images"
 MODEL = "genaudit-tiny-clip@random:0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("cli") / "index"

@@ -18,16 +18,6 @@ IMAGES = Path(__file__).parent / "data" / "images"
 MODEL = "genaudit-tiny-clip@random:0"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """An index built from the plain image folder (ingested into a sibling dataset dir first)."""
