@@ -88,3 +88,42 @@ def test_bad_input_is_one_line_error(tmp_path, capsys, argv, needle):
     err = capsys.readouterr().err
     assert err.startswith("error:") and needle in err and "Traceback" not in err
     assert not (tmp_path / "x" / "model").exists()
+
+
+def test_erasure_runs_before_and_after(tmp_path, capsys):
+    from audit import config
+    from audit.experiments.trainset import build_experiment_set, pick_real_items
+
+    works = pick_real_items(config.REFERENCE_DIR, 2, 0, author=ARTIST)
+    ds = build_experiment_set(tmp_path / "ds", works, 12, 0, config.REFERENCE_DIR)
+    keys = sorted(works["key"].astype(str))
+    prompts = [str(c).strip() for c in works["caption"]]
+    out = tmp_path / "erase"
+    argv = ["experiments", "erasure", "--dataset", str(ds), "--keys", keys[0], "--keys", keys[1],
+            "--prompt", prompts[0], "--prompt", prompts[1], "--out", str(out), "--steps", "4", "--batch", "4",
+            "--n", "2", "--sample-steps", "2", "--preset", "tiny", "--baseline-sample", "4"]
+    assert main(argv) == 0
+    for f in ("results.parquet", "summary.json", "report.html", "meta.json", "samples_scored.parquet",
+              "before/scan/matches.parquet", "after/scan/matches.parquet", "index/meta.json"):
+        assert (out / f).is_file(), f
+    assert not list(out.glob(".erased-*"))  # the erased items' temporary copy is gone
+    table = pd.read_parquet(out / "results.parquet")
+    assert list(table["arm"]) == ["before", "after"] and list(table["samples"]) == [4, 4]
+    assert table["copy_rate"].between(0, 1).all() and (table["best_rms"] >= 0).all()
+    verdicts = [c for c in table.columns if c.startswith("verdict_")]
+    assert verdicts and (table[verdicts].sum(axis=1) == 4).all()
+    after = json.loads((out / "after" / "model" / "meta.json").read_text())["training"]
+    before = json.loads((out / "before" / "model" / "meta.json").read_text())["training"]
+    assert after["excluded_keys"] == keys and after["exclude_keys"] == keys and before["excluded_keys"] == []
+    assert after["items"] == before["items"] - 2 == 12
+    assert "--exclude-key" in after["train_command"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["keys"] == keys and summary["arms"]["after"]["excluded_keys"] == keys
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+    rc = main(["experiments", "erasure", "--dataset", str(ds), "--keys", f"{keys[0]},no_such_key",
+               "--prompt", prompts[0], "--out", str(tmp_path / "bad"), "--steps", "1"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "no_such_key" in err and "Traceback" not in err
+    assert not (tmp_path / "bad" / "before").exists()

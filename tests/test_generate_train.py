@@ -73,6 +73,17 @@ def test_exclusions_really_exclude(shapes_dataset):
         build_training_set([shapes_dataset], 32, exclude_authors=["ada", "bob", "cy"])
 
 
+def test_exclude_keys_drop_exactly_those_items(shapes_dataset):
+    data = build_training_set([shapes_dataset], 32, exclude_keys=["k0002", "k0000"])
+    rec = data.record()
+    assert rec["excluded_keys"] == rec["exclude_keys"] == ["k0000", "k0002"] and rec["items"] == 22
+    assert not {"k0000", "k0002"} & set(data.keys)
+    with pytest.raises(InputError, match="--exclude-key.*nope"):
+        build_training_set([shapes_dataset], 32, exclude_keys=["nope"])
+    with pytest.raises(InputError, match="both duplicated and excluded"):
+        build_training_set([shapes_dataset], 32, {"k0000": 2}, exclude_keys=["k0000"])
+
+
 def test_resume_continues_from_saved_step_and_matches_uninterrupted(shapes_dataset, tmp_path):
     first = train(_settings(shapes_dataset, tmp_path / "a", steps=2, duplicates={"k0000": 3}))
     assert first.step == 2 and first.resumed_from is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -72,5 +72,33 @@ def optout_cmd(
         artist=artist, out=str(out), steps=steps, minutes=minutes, seed=seed, base_dataset=str(base_dataset),
         works=works, others=others, synthetic=synthetic, duplicate=duplicate, n=n, sample_steps=sample_steps,
         preset=preset, batch=batch, clip=clip, baseline_sample=baseline_sample))
+    _table(summary["results"])
+    typer.echo(f"{out}: report.html, results.parquet")
+
+
+@app.command("erasure")
+def erasure_cmd(
+    dataset: Path = typer.Option(..., "--dataset", help="Dataset dir the generators are trained on."),
+    keys: List[str] = typer.Option(..., "--keys", help="Key of an item to erase (repeatable, or comma-separated)."),
+    prompt: List[str] = typer.Option(..., "--prompt", help="Prompt to sample, e.g. the subject's caption (repeatable)."),
+    out: Path = typer.Option(..., "--out", help="Experiment dir."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per generator."),
+    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget per generator."),
+    seed: int = typer.Option(0, "--seed"),
+    n: int = typer.Option(4, "--n", help="Samples per prompt."),
+    sample_steps: int = typer.Option(25, "--sample-steps"),
+    preset: str = typer.Option("small", "--preset"),
+    batch: int = typer.Option(32, "--batch", help="Training batch size."),
+    clip: Optional[str] = typer.Option(None, "--clip"),
+    baseline_sample: int = typer.Option(50, "--baseline-sample"),
+) -> None:
+    """Train before/after erasing items by key (exclude-key); do the prompts still bring the items back?"""
+    from audit.experiments.erasure import ErasureSettings, run_erasure
+
+    key_list = tuple(k.strip() for spec in keys for k in spec.split(",") if k.strip())
+    summary = run_erasure(ErasureSettings(
+        dataset=str(dataset), keys=key_list, prompts=tuple(prompt), out=str(out), steps=steps, minutes=minutes,
+        seed=seed, n=n, sample_steps=sample_steps, preset=preset, batch=batch, clip=clip,
+        baseline_sample=baseline_sample))
     _table(summary["results"])
     typer.echo(f"{out}: report.html, results.parquet")

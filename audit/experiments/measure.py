@@ -17,15 +17,32 @@ import pandas as pd
 from audit.errors import InputError
 
 
+def check_budget(steps: int | None, minutes: float | None) -> None:
+    """Every experiment needs a training budget."""
+    if steps is None and minutes is None:
+        raise InputError("give --steps N or --minutes M", "e.g. --steps 3000")
+
+
 def train_model(dataset: Path, out: Path, *, duplicates: dict[str, int], exclude_authors: Sequence[str] = (),
-                steps: int | None, minutes: float | None, seed: int, preset: str, clip: str | None,
+                exclude_keys: Sequence[str] = (), steps: int | None, minutes: float | None, seed: int, preset: str, clip: str | None,
                 batch: int = 32):
     """One generator run (resumes if `out` holds an unfinished one with the same settings)."""
     from audit.generate.train import TrainSettings, train
 
     return train(TrainSettings(datasets=(str(dataset),), out=str(out), duplicates=dict(duplicates),
-                               exclude_authors=tuple(exclude_authors), steps=steps, minutes=minutes, resolution=32,
+                               exclude_authors=tuple(exclude_authors), exclude_keys=tuple(exclude_keys),
+                               steps=steps, minutes=minutes, resolution=32,
                                seed=seed, batch=batch, preset=preset, clip=clip, save_every=max(50, (steps or 200) // 4)))
+
+
+def arm_record(res, model_dir: Path) -> dict:
+    """What a summary states about one trained arm (from its TrainResult and model meta.json)."""
+    from audit.meta import read_meta
+
+    mm = read_meta(model_dir)
+    return {"train_steps": res.step, "train_seconds": round(res.seconds, 1),
+            "excluded_keys": mm["training"]["excluded_keys"], "duplication": mm["training"]["duplication"],
+            "model_sha256": mm["model_sha256"], "train_command": mm["training"]["train_command"]}
 
 
 def sample_and_scan(model: Path, prompts: list[str], work: Path, *, n: int, seed: int, sample_steps: int,
@@ -62,6 +79,20 @@ def item_pixels(dataset: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
     for k in keys:
         arr = square_pixels(load_rgb(paths[k]), 32)
         out[k] = np.round((arr.transpose(1, 2, 0) + 1) * 127.5).clip(0, 255).astype(np.uint8)
+    return out
+
+
+def nearest_items(paths: Sequence[str], dataset: Path, keys: Sequence[str]) -> list[str]:
+    """For each generated image, the item of `keys` closest in pixels (RMS at 32 px)."""
+    from PIL import Image
+
+    from audit.generate.measure import image_distances
+
+    pix = item_pixels(dataset, keys)
+    out = []
+    for path in paths:
+        gen = np.asarray(Image.open(path).convert("RGB").resize((32, 32), Image.Resampling.BICUBIC))
+        out.append(min(keys, key=lambda k: image_distances(gen, pix[k])[0]))
     return out
 
 

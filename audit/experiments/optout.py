@@ -20,7 +20,7 @@ from audit.atomic import write_json, write_text
 from audit.errors import InputError
 from audit.experiments import measure
 from audit.experiments.trainset import build_experiment_set, pick_real_items, real_keys_in
-from audit.meta import make_meta, read_meta, write_meta
+from audit.meta import make_meta, write_meta
 
 ARMS = ("with_artist", "without_artist")
 
@@ -62,8 +62,7 @@ def run_optout(s: OptoutSettings) -> dict:
     """Train both arms, sample the artist's captions, scan, compare; returns summary.json's content."""
     from audit.index import build_index
 
-    if s.steps is None and s.minutes is None:
-        raise InputError("give --steps N or --minutes M", "e.g. --steps 3000")
+    measure.check_budget(s.steps, s.minutes)
     if s.works < 1 or s.n < 1 or s.duplicate < 1:
         raise InputError("--works, --n and --duplicate must be at least 1")
     out = Path(s.out)
@@ -84,14 +83,11 @@ def run_optout(s: OptoutSettings) -> dict:
         res = measure.train_model(dataset, out / arm / "model", duplicates=dup if not excl else {},
                                   exclude_authors=excl, steps=s.steps, minutes=s.minutes, seed=s.seed,
                                   preset=s.preset, clip=s.clip, batch=s.batch)
-        mm = read_meta(out / arm / "model")
-        excluded = mm["training"]["excluded_keys"]
+        arms_meta[arm] = measure.arm_record(res, out / arm / "model")
+        excluded = arms_meta[arm]["excluded_keys"]
         if excl and sorted(excluded) != sorted(keys):
             raise InputError(f"excluding {s.artist!r} dropped {len(excluded)} item(s), expected {len(keys)}",
                              "the artist's name must match the manifest's author column")
-        arms_meta[arm] = {"train_steps": res.step, "train_seconds": round(res.seconds, 1), "excluded_keys": excluded,
-                          "duplication": mm["training"]["duplication"], "model_sha256": mm["model_sha256"],
-                          "train_command": mm["training"]["train_command"]}
         df, _ = measure.sample_and_scan(out / arm / "model", [caption_of[k] for k in keys], out / arm, n=s.n,
                                         seed=s.seed, sample_steps=s.sample_steps, index_dir=index_dir,
                                         baseline_sample=s.baseline_sample)

@@ -42,6 +42,18 @@ def pick_real_items(base: str | Path, n: int, seed: int, *, author: str | None =
     return pool.iloc[sorted(pick)].reset_index(drop=True)
 
 
+def rows_for_keys(base: str | Path, keys: Sequence[str]) -> pd.DataFrame:
+    """The manifest rows of `keys` in `base` (with `abs_path`), in the given order; unknown keys are an error."""
+    df = read_manifest(base)
+    df["abs_path"] = [str(p) for p in resolve_paths(df, Path(base))]
+    df["key"] = df["key"].astype(str)
+    missing = [k for k in keys if k not in set(df["key"])]
+    if missing:
+        raise InputError(f"{base}: key(s) not in the dataset: {', '.join(missing[:5])}",
+                         "check the keys in its manifest.parquet")
+    return df.set_index("key", drop=False).loc[list(keys)].reset_index(drop=True)
+
+
 def build_experiment_set(out: str | Path, real: pd.DataFrame, synthetic: int, seed: int,
                          base: str | Path) -> Path:
     """Write `synthetic` shapes (audit.dataset.synthetic) + the `real` rows into dataset dir `out`.

@@ -16,6 +16,7 @@ def train_cmd(
     out: Path = typer.Option(..., "--out", help="Model dir (resumes if it holds an earlier run)."),
     duplicate: List[str] = typer.Option([], "--duplicate", help="KEY=N: show item KEY N times per epoch."),
     exclude_author: List[str] = typer.Option([], "--exclude-author", help="Leave out every item by this author."),
+    exclude_key: List[str] = typer.Option([], "--exclude-key", help="Leave out the item with this key (repeatable)."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Total training steps (counting resumed ones)."),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Wall-time budget for this invocation."),
     resolution: int = typer.Option(32, "--resolution", help="32 or 64 px."),
@@ -33,7 +34,8 @@ def train_cmd(
 
     res = train(TrainSettings(
         datasets=tuple(str(d) for d in dataset), out=str(out), duplicates=parse_duplicates(duplicate),
-        exclude_authors=tuple(exclude_author), steps=steps, minutes=minutes, resolution=resolution, seed=seed,
+        exclude_authors=tuple(exclude_author), exclude_keys=tuple(exclude_key), steps=steps, minutes=minutes,
+        resolution=resolution, seed=seed,
         batch=batch, lr=lr, preset=preset, clip=clip, save_every=save_every, device=device,
     ))
     if res.unmatched_authors:

@@ -80,6 +80,7 @@ class TrainingSet:
     manifest_hash: str
     excluded: dict[str, str] = field(default_factory=dict)  # key -> author
     exclude_authors: list[str] = field(default_factory=list)
+    exclude_keys: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # key -> reason (unreadable image)
 
     @property
@@ -117,6 +118,7 @@ class TrainingSet:
             "unique_captions": len(self.captions),
             "duplication": {k: int(f) for k, f in zip(self.keys, self.factors) if f != 1},
             "exclude_authors": list(self.exclude_authors),
+            "exclude_keys": list(self.exclude_keys),
             "excluded_keys": sorted(self.excluded),
             "exclude_authors_without_items": self.unmatched_authors(),
             "skipped": dict(self.skipped),
@@ -128,8 +130,9 @@ def build_training_set(
     resolution: int,
     duplicates: dict[str, int] | None = None,
     exclude_authors: Sequence[str] = (),
+    exclude_keys: Sequence[str] = (),
 ) -> TrainingSet:
-    """Read manifest(s), drop excluded authors, load pixels, attach duplication factors."""
+    """Read manifest(s), drop excluded authors and keys, load pixels, attach duplication factors."""
     df = load_manifests(datasets)
     mhash = manifest_hash(df)
     duplicates = dict(duplicates or {})
@@ -139,6 +142,12 @@ def build_training_set(
     wanted = {a.strip().casefold() for a in exclude_authors if a.strip()}
     authors = df["author"].fillna("").astype(str).str.strip().str.casefold()
     drop = authors.isin(wanted) if wanted else pd.Series(False, index=df.index)
+    drop_keys = sorted({str(k) for k in exclude_keys})
+    missing = sorted(set(drop_keys) - set(df["key"].astype(str)))
+    if missing:
+        raise InputError(f"--exclude-key names key(s) not in the dataset: {', '.join(missing[:5])}",
+                         "check the keys in manifest.parquet")
+    drop = drop | df["key"].astype(str).isin(drop_keys)
     excluded = dict(zip(df.loc[drop, "key"].astype(str), df.loc[drop, "author"].astype(str)))
     clash = [k for k in duplicates if k in excluded]
     if clash:
@@ -171,5 +180,6 @@ def build_training_set(
         manifest_hash=mhash,
         excluded=excluded,
         exclude_authors=sorted(wanted),
+        exclude_keys=drop_keys,
         skipped=skipped,
     )

@@ -45,6 +45,7 @@ class TrainSettings:
     out: str
     duplicates: dict[str, int] = field(default_factory=dict)
     exclude_authors: tuple[str, ...] = ()
+    exclude_keys: tuple[str, ...] = ()
     steps: int | None = None
     minutes: float | None = None
     resolution: int = 32
@@ -68,6 +69,8 @@ class TrainSettings:
             parts += ["--duplicate", f"{k}={n}"]
         for a in self.exclude_authors:
             parts += ["--exclude-author", a]
+        for k in self.exclude_keys:
+            parts += ["--exclude-key", k]
         if self.steps is not None:
             parts += ["--steps", str(self.steps)]
         if self.minutes is not None:
@@ -140,7 +143,8 @@ def train(settings: TrainSettings) -> TrainResult:
     _prepare_out(out)
     t_start = time.monotonic()
 
-    data = build_training_set(settings.datasets, settings.resolution, settings.duplicates, settings.exclude_authors)
+    data = build_training_set(settings.datasets, settings.resolution, settings.duplicates, settings.exclude_authors,
+                              settings.exclude_keys)
     record = data.record()
     text = TextConditioner(settings.clip or default_clip(), device=settings.device)
     identity = _identity(settings, record, text.fingerprint)
