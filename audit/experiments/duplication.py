@@ -19,6 +19,7 @@ from audit import config
 from audit.atomic import write_json, write_text
 from audit.errors import InputError
 from audit.experiments import measure
+from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, pick_real_items, real_keys_in
 from audit.meta import make_meta, read_meta, write_meta
 
@@ -26,22 +27,12 @@ WHY_ONE_MODEL = ("one model for all levels: every level gets the same training b
                  "differences between rows come from the duplication factor alone")
 
 
-@dataclass(frozen=True)
-class DuplicationSettings:
-    out: str
+@dataclass(frozen=True, kw_only=True)
+class DuplicationSettings(RunSettings):
     levels: tuple[int, ...] = (1, 10, 100)
     items: int = 3
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
     base_dataset: str = str(config.REFERENCE_DIR)
     synthetic: int = 300
-    n: int = 4
-    sample_steps: int = 25
-    preset: str = "small"
-    batch: int = 32
-    clip: str | None = None
-    baseline_sample: int = 50
 
 
 def parse_levels(text: str) -> tuple[int, ...]:

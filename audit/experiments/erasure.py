@@ -19,27 +19,18 @@ import pandas as pd
 from audit.atomic import write_json, write_text
 from audit.errors import InputError
 from audit.experiments import measure
+from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, real_keys_in, rows_for_keys
 from audit.meta import make_meta, write_meta
 
 ARMS = ("before", "after")
 
 
-@dataclass(frozen=True)
-class ErasureSettings:
+@dataclass(frozen=True, kw_only=True)
+class ErasureSettings(RunSettings):
     dataset: str
     keys: tuple[str, ...]
     prompts: tuple[str, ...]
-    out: str
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
-    n: int = 4
-    sample_steps: int = 25
-    preset: str = "small"
-    batch: int = 32
-    clip: str | None = None
-    baseline_sample: int = 50
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,7 @@ Per-sample scores tie each generation to the item whose caption produced it:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +16,22 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import InputError
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """Training and sampling budget shared by every experiment (each adds its own inputs)."""
+
+    out: str
+    steps: int | None = None
+    minutes: float | None = None
+    seed: int = 0
+    n: int = 4
+    sample_steps: int = 25
+    preset: str = "small"
+    batch: int = 32
+    clip: str | None = None
+    baseline_sample: int = 50
 
 
 def check_budget(steps: int | None, minutes: float | None) -> None:

@@ -19,30 +19,21 @@ from audit import config
 from audit.atomic import write_json, write_text
 from audit.errors import InputError
 from audit.experiments import measure
+from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, pick_real_items, real_keys_in
 from audit.meta import make_meta, write_meta
 
 ARMS = ("with_artist", "without_artist")
 
 
-@dataclass(frozen=True)
-class OptoutSettings:
+@dataclass(frozen=True, kw_only=True)
+class OptoutSettings(RunSettings):
     artist: str
-    out: str
-    steps: int | None = None
-    minutes: float | None = None
-    seed: int = 0
     base_dataset: str = str(config.REFERENCE_DIR)
     works: int = 4
     others: int = 4
     synthetic: int = 300
     duplicate: int = 10
-    n: int = 4
-    sample_steps: int = 25
-    preset: str = "small"
-    batch: int = 32
-    clip: str | None = None
-    baseline_sample: int = 50
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
