@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from audit.meta import make_meta, sha256_file, write_meta
 from audit.records import read_manifest, write_manifest
@@ -53,6 +53,16 @@ def make_dataset(ds: Path, files=FILES) -> Path:
     return ds
 
 
+def add_flipped(ds: Path, name: str = "astronaut.jpg", key: str = "astronaut_flipped") -> Path:
+    """Append a real horizontally flipped, downscaled JPEG copy of a test image (pHash as the rows above)."""
+    with Image.open(DATA / name) as img:
+        flipped = ImageOps.mirror(img.convert("RGB"))
+    flipped.resize((flipped.width * 3 // 4, flipped.height * 3 // 4)).save(ds / "images" / f"{key}.jpg", quality=85)
+    row = _row(ds, key, f"images/{key}.jpg", "the same photo, mirrored", "Mirror Site", "CC-BY-4.0", "web:mirror")
+    write_manifest(pd.concat([read_manifest(ds), pd.DataFrame([row])], ignore_index=True), ds)
+    return ds
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> dict:
     import torch
@@ -89,11 +99,11 @@ def test_counts_unknowns_duplicates(world):
     assert "all-pairs" in card.duplicate_method
 
 
-def _brute_clusters(h: np.ndarray, t: int) -> set[tuple[int, ...]]:
+def _brute_clusters(h: np.ndarray, t: int, mirror: bool = False) -> set[tuple[int, ...]]:
     from audit.card.stats import _UnionFind, brute_near_pairs
 
     uf = _UnionFind(len(h))
-    for i, j in zip(*brute_near_pairs(h, t)):
+    for i, j in zip(*brute_near_pairs(h, t, mirror=mirror)):
         uf.union(int(i), int(j))
     groups: dict[int, list[int]] = {}
     for i in range(len(h)):
@@ -101,12 +111,14 @@ def _brute_clusters(h: np.ndarray, t: int) -> set[tuple[int, ...]]:
     return {tuple(sorted(g)) for g in groups.values() if len(g) > 1}
 
 
-@pytest.mark.parametrize("n,t,m", [(400, 8, None), (3000, 8, None), (3000, 5, None), (8000, 8, None),
-                                   (3000, 8, 3), (3000, 5, 2)])
-def test_near_clusters_equal_brute_force(n, t, m, monkeypatch):
+@pytest.mark.parametrize("n,t,m,mirror", [(400, 8, None, False), (3000, 8, None, False), (3000, 5, None, False),
+                                          (8000, 8, None, False), (3000, 8, 3, False), (3000, 5, 2, False),
+                                          (3000, 8, None, True), (3000, 8, 3, True), (3000, 5, 2, True)])
+def test_near_clusters_equal_brute_force(n, t, m, mirror, monkeypatch):
     """Planted chains (distances up to t, and t+1 which must NOT link) + random hashes + exact repeats:
     the multi-index clusters equal brute-force single linkage, whichever substring plan the size picks
-    (m forces a plan: 3 x 21-22 bits probed at radius 2 = dense tables, 2 x 32 bits = searchsorted path)."""
+    (m forces a plan: 3 x 21-22 bits probed at radius 2 = dense tables, 2 x 32 bits = searchsorted path).
+    mirror: every other planted copy is of the flipped hash, and brute force takes min(direct, flipped)."""
     from audit.card import stats
     from audit.card.stats import near_clusters, plan_substrings
 
@@ -123,16 +135,20 @@ def test_near_clusters_equal_brute_force(n, t, m, monkeypatch):
     for row, s_ in zip(range(n - k, n), src):  # copies at exactly d in {1..t+1} flipped bits from a random row
         d = int(rng.integers(1, t + 2))
         bits = rng.choice(64, d, replace=False)
-        h[row] = h[s_] ^ np.uint64(sum(1 << int(b) for b in bits))
+        base = stats.mirror_hash(h[s_]) if mirror and row % 2 else h[s_]
+        h[row] = base ^ np.uint64(sum(1 << int(b) for b in bits))
     h[:5] = h[5]  # identical hashes
     valid = np.ones(n, bool)
     valid[7] = False
-    clusters, compared = near_clusters(h, valid, t)
+    clusters, compared = near_clusters(h, valid, t, mirror=mirror)
     rows = np.flatnonzero(valid)
-    want = {tuple(sorted(int(rows[i]) for i in c)) for c in _brute_clusters(h[rows], t)}
+    want = {tuple(sorted(int(rows[i]) for i in c)) for c in _brute_clusters(h[rows], t, mirror)}
     assert {tuple(sorted(c)) for c in clusters} == want
     assert len(want) > k // 3  # planted clusters really exist
-    subs, radius = plan_substrings(len(np.unique(h[rows])), t)
+    if mirror:  # the flipped plants are really only found through the mirror
+        direct = {tuple(sorted(int(rows[i]) for i in c)) for c in _brute_clusters(h[rows], t)}
+        assert len(want - direct) > k // 6
+    subs, radius = plan_substrings(len(np.unique(h[rows])) * (2 if mirror else 1), t)
     assert len(subs) * (radius + 1) > t  # pigeonhole condition: exact recall
     assert compared < n * (n - 1) // 2 // 4
 
@@ -240,3 +256,97 @@ def test_removal_request_db(world, tmp_path):
     assert r["requests_total"] == 1 and r["rows_requested"] == 1
     assert r["rows_still_present"] == 2 and r["keys"] == ["astronaut", "lemon_copy", "oc_lemon"]
     assert r["share"] == 0.3
+
+
+def test_flipped_copy_joins_near_cluster(tmp_path):
+    """A real horizontally flipped (and downscaled JPEG) copy of a photo: 30+ bits from the original's pHash, so
+    only the mirror-aware clustering joins it; nothing else changes and the flipped member is marked."""
+    from audit.card import build_card
+    from audit.card.stats import hash_distance, parse_hashes
+
+    ds = add_flipped(make_dataset(tmp_path / "ds"))
+    df = read_manifest(ds).set_index("key")
+    (a, b), _ = parse_hashes(df.loc[["astronaut", "astronaut_flipped"], "phash"].tolist())
+    assert hash_distance(a, b) > 20 and hash_distance(a, b, mirror=True) <= 8
+    card = build_card(ds)
+    near = {tuple(sorted(m["key"] for m in c)): c for c in card.near_duplicates}
+    assert ("astronaut", "astronaut_flipped") in near and card.near_mirror
+    flags = {m["key"]: m["mirrored"] for m in near[("astronaut", "astronaut_flipped")]}
+    assert flags["astronaut"] != flags["astronaut_flipped"]  # relative to the first member
+    assert not any(m["mirrored"] for k, c in near.items() if "astronaut" not in k for m in c)
+    assert "flipped copies matched" in card.duplicate_method and "1 member(s) shown as 'mirrored'" in card.duplicate_method
+    plain = build_card(ds, mirror=False)
+    plain_near = {tuple(sorted(m["key"] for m in c)) for c in plain.near_duplicates}
+    assert plain_near == set(near) - {("astronaut", "astronaut_flipped")}
+    assert "mirrored copies are not matched" in plain.duplicate_method
+
+
+def test_swapped_or_missing_databases_refused_untouched(world, tmp_path, capsys):
+    """The registry given as --requests (or the request DB as --registry) is refused with one line naming the
+    file, before anything opens it (audit.optout/audit.removal would add their tables to it)."""
+    from audit.card import build_card
+    from audit.cli import main
+    from audit.errors import InputError
+    from audit.optout.registry import open_registry
+    from audit.removal import connect
+
+    reg = tmp_path / "optout.db"
+    with open_registry(reg, create=True) as r:
+        r.add("artist", "NASA")
+    req = tmp_path / "requests.db"
+    connect(req).close()
+    before = {p: sha256_file(p) for p in (reg, req)}
+    with pytest.raises(InputError, match="is an opt-out registry"):
+        build_card(world["ds"], requests=reg)
+    with pytest.raises(InputError, match="is a removal-request database"):
+        build_card(world["ds"], registry=req)
+    with pytest.raises(InputError, match="does not exist"):
+        build_card(world["ds"], registry=tmp_path / "nope.db")
+    assert {p: sha256_file(p) for p in (reg, req)} == before
+    assert main(["dataset", "card", str(world["ds"]), "--out", str(tmp_path / "c"), "--registry", str(req)]) == 2
+    err = capsys.readouterr().err
+    assert "requests.db is a removal-request database" in err and "Traceback" not in err
+    assert not (tmp_path / "c").exists()
+    card = build_card(world["ds"], registry=reg, requests=req)  # the right way round works
+    assert card.optout["rows_covered"] == 1 and card.optout["examples"][0]["key"] == "astronaut"
+    assert card.removal["rows_requested"] == 0 and card.removal["examples"] == []
+
+
+def test_cli_unknowns_zero_rows_mismatch_and_filter_comparison(world, tmp_path, capsys):
+    """Through `audit dataset card`: unknowns shown, a zero-row manifest, an index that disagrees with the
+    manifest (the warning names the rows), and before/after a real `filter_dataset` with the same registry."""
+    from audit.cli import main
+    from audit.optout.apply import filter_dataset
+    from audit.optout.registry import open_registry
+
+    db = tmp_path / "reg.db"
+    with open_registry(db, create=True) as reg:
+        reg.add("artist", "NASA")
+        reg.add("url", "https://img.example/oc_lemon")
+    kept, excluded = filter_dataset(world["ds"], db, tmp_path / "filtered")
+    assert (kept, excluded) == (8, 2)
+    out = tmp_path / "cmp"
+    assert main(["dataset", "card", str(tmp_path / "filtered"), "--out", str(out), "--compare", str(world["ds"]),
+                 "--registry", str(db)]) == 0
+    assert "8 rows" in capsys.readouterr().out
+    data = json.loads((out / "card.json").read_text(encoding="utf-8"))
+    cmp = data["comparison"]
+    assert (cmp["added"], cmp["removed"], cmp["removed_keys"]) == (0, 2, ["astronaut", "oc_lemon"])
+    assert data["card"]["optout"]["rows_covered"] == 0 and data["compared_with"]["optout"]["rows_covered"] == 2
+    assert data["card"]["unknown"]["license"] == 2 and dict(data["card"]["licences"])["(unknown)"] == 2
+    html = (out / "card.html").read_text(encoding="utf-8")
+    assert "<td>opted-out rows</td><td>2</td><td>0</td><td>-2</td>" in html and "(unknown)" in html
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_manifest(read_manifest(world["ds"]).iloc[0:0], empty)
+    assert main(["dataset", "card", str(empty), "--out", str(tmp_path / "e")]) == 0
+    assert "no rows" in capsys.readouterr().err
+    assert "This manifest has no rows" in (tmp_path / "e" / "card.html").read_text(encoding="utf-8")
+
+    part = tmp_path / "part"
+    shutil.copytree(world["ds"], part)
+    write_manifest(read_manifest(part).query("key not in ['bare', 'oc_home0']"), part)
+    assert main(["dataset", "card", str(part), "--index", str(world["index"]), "--out", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "10 indexed vs 8 in manifest" in err and "in the index but not the manifest: 2 (bare, oc_home0)" in err

@@ -1,4 +1,5 @@
-"""Dataset card page: what the indexed training set holds, with drill-down into duplicate clusters and concepts."""
+"""Dataset card page: what the indexed training set holds, with drill-down into duplicate clusters, concepts and the
+rows an opt-out registry or removal requests name (the same inputs as `audit dataset card --registry/--requests`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import streamlit as st
 import app_common
 from audit import webapp
 from audit.card import DEFAULT_PROMPTS, build_card, parse_prompts, prompts_text, render_html
+from audit.card import inputs as card_inputs
 from audit.errors import AuditError
 
 st.title("Dataset card")
@@ -20,8 +22,11 @@ st.caption(f"{status.summary} · `{status.path}`")
 
 
 @st.cache_data(show_spinner="Computing the dataset card…", max_entries=8)
-def _card(path: str, token: str, prompts: str):
-    return build_card(path, prompts=parse_prompts(prompts, "the prompt list"))
+def _card(path: str, token: str, prompts: str, registry: str, registry_token: str, requests: str,
+          requests_token: str, mirror: bool):
+    """Tokens change with the files, so a newly filed opt-out or request shows on the next run."""
+    return build_card(path, prompts=parse_prompts(prompts, "the prompt list"), registry=registry or None,
+                      requests=requests or None, mirror=mirror)
 
 
 def _images(members: list[dict], columns: int = 6) -> None:
@@ -34,14 +39,26 @@ def _images(members: list[dict], columns: int = 6) -> None:
                     st.image(app_common.load_thumbnail(str(p), p.stat().st_mtime_ns), width="stretch")
                 except OSError:
                     st.caption(":grey[image file not found]")
-                st.caption(webapp.escape_markdown(str(m["key"])))
+                st.caption(webapp.escape_markdown(str(m["key"])) + (" · flipped" if m.get("mirrored") else ""))
 
 
 with st.expander("Concept prompts (one `group: prompt` per line; people groups are reported in aggregate only)"):
     prompt_text = st.text_area("Prompts", value=prompts_text(DEFAULT_PROMPTS), height=220, key="card_prompts")
 
+with st.expander("Opt-out registry and removal requests (as `audit dataset card --registry/--requests`)"):
+    registry_text = st.text_input("Opt-out registry (SQLite file of `audit optout`; blank: not checked)",
+                                  value=card_inputs.default_registry(), key="card_registry")
+    requests_text = st.text_input("Removal requests (request DB of `audit removal`, or a text/CSV/parquet list of "
+                                  "erased keys; blank: not checked)", value=card_inputs.default_requests(),
+                                  key="card_requests")
+mirror = st.checkbox("Count horizontally flipped copies as near duplicates", value=True, key="card_mirror")
+registry_path = card_inputs.optional_path(registry_text)
+requests_path = card_inputs.optional_path(requests_text)
+
 try:
-    card = _card(str(status.path.resolve()), status.token, prompt_text)
+    card = _card(str(status.path.resolve()), status.token, prompt_text, str(registry_path or ""),
+                 card_inputs.file_token(registry_path), str(requests_path or ""), card_inputs.file_token(requests_path),
+                 mirror)
 except AuditError as exc:
     st.error(webapp.format_error(exc))
     st.stop()
@@ -59,7 +76,8 @@ c[2].metric("Licences", len(card.licences))
 c[3].metric("Exact-duplicate clusters", len(card.exact_duplicates))
 c[4].metric("Near-duplicate clusters", len(card.near_duplicates))
 
-overview, dups, concepts, download = st.tabs(["Overview", "Duplicates", "Concepts", "Download"])
+overview, dups, concepts, flagged, download = st.tabs(["Overview", "Duplicates", "Concepts",
+                                                        "Opt-outs & removals", "Download"])
 with overview:
     left, right = st.columns(2)
     left.subheader("Licences")
@@ -105,6 +123,26 @@ with concepts:
             p = next(x for x in g["prompts"] if x["prompt"] == prompt)
             st.caption(f"{p['count']} images assigned; the {len(p['examples'])} highest-scoring shown.")
             _images(p["examples"])
+
+with flagged:
+    for label, fig, missing in (("Opted-out rows", card.optout, "No opt-out registry given (see the box above)."),
+                                ("Rows named by removal requests", card.removal,
+                                 "No removal requests given (see the box above).")):
+        st.subheader(label)
+        if fig is None:
+            st.info(missing)
+            continue
+        n_rows = len(fig["keys"])
+        st.metric(label, f"{n_rows} ({100 * fig['share']:.1f}%)")
+        if "by_rule" in fig:
+            st.caption(f"{fig['entries_active']} active entries in `{fig['registry']}`; rows by rule: {fig['by_rule']}")
+        else:
+            st.caption(f"`{fig['requests']}`: {fig['erased_keys_listed']} erased items listed, "
+                       f"{fig['rows_still_present']} still present, {fig['rows_requested']} named by requests")
+        st.caption(fig["method"])
+        if n_rows and st.toggle(f"Show the images ({min(n_rows, len(fig['examples']))} of {n_rows})",
+                                key=f"card_show_{'optout' if 'by_rule' in fig else 'removal'}"):
+            _images(fig["examples"])
 
 with download:
     st.download_button("card.html", render_html(card), file_name="card.html", mime="text/html")

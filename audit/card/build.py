@@ -15,12 +15,15 @@ import pandas as pd
 
 from audit import config
 from audit.card import stats as S
+from audit.card.inputs import check_registry, check_requests, is_sqlite
 from audit.card.prompts import LIMITS, load_prompts
 from audit.errors import InputError
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths
 
 TOP_AUTHORS = 15
 SHOWN_KEYS = 10
+#: Rows of the opt-out / removal figures kept as {key, path} for drill-down (the app page, the HTML strips).
+DRILL_ROWS = 48
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class DatasetCard:
     warnings: list[str] = field(default_factory=list)
     author_counts: dict[str, int] = field(default_factory=dict)
     licence_counts: dict[str, int] = field(default_factory=dict)
+    near_mirror: bool = True              # near duplicates include horizontally flipped copies
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,7 +105,7 @@ def read_key_list(path: str | Path) -> set[str]:
     p = Path(path)
     if not p.is_file():
         raise InputError(f"requests file {p} does not exist", "pass the removal DB or a text file of erased keys")
-    if _is_sqlite(p):
+    if is_sqlite(p):
         raise InputError(f"{p} is a SQLite file", "pass it as --requests to `audit dataset card` (read with "
                          "audit.removal), or give a text file with one erased key per line")
     if p.suffix == ".parquet":
@@ -116,8 +120,21 @@ def read_key_list(path: str | Path) -> set[str]:
     return set(df["key"].dropna().astype(str))
 
 
-def _cluster_rows(clusters: list[list[int]], keys: list[str], paths: list[Path]) -> list[list[dict]]:
-    return [[{"key": keys[i], "path": str(paths[i])} for i in c] for c in clusters]
+def _cluster_rows(clusters: list[list[int]], keys: list[str], paths: list[Path],
+                  hashes: np.ndarray | None = None) -> list[list[dict]]:
+    """Clusters as {key, path} members; with hashes, also whether a member matches the flipped first member."""
+    out = []
+    for c in clusters:
+        flags = S.mirror_flags(hashes, c) if hashes is not None else [None] * len(c)
+        out.append([{"key": keys[i], "path": str(paths[i])} | ({} if f is None else {"mirrored": bool(f)})
+                    for i, f in zip(c, flags)])
+    return out
+
+
+def _examples(df: pd.DataFrame, keys: set[str], paths: list[Path]) -> list[dict]:
+    """The first DRILL_ROWS rows (manifest order) among `keys`, as {key, path}, for drill-down."""
+    pos = np.flatnonzero(df["key"].astype(str).isin(keys).to_numpy())[:DRILL_ROWS]
+    return [{"key": str(df["key"].iloc[i]), "path": str(paths[i])} for i in pos]
 
 
 def _load_hashes(df: pd.DataFrame, index_dir: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -140,7 +157,7 @@ def _optout(df: pd.DataFrame, registry: str | Path) -> dict[str, Any]:
     from audit.optout.match import check_manifest
     from audit.optout.registry import open_registry
 
-    with open_registry(registry) as reg:
+    with open_registry(check_registry(registry)) as reg:
         reg_df = reg.frame()
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df)
@@ -151,11 +168,6 @@ def _optout(df: pd.DataFrame, registry: str | Path) -> dict[str, Any]:
             "share": round(len(covered) / n, 4), "by_rule": {str(k): int(v) for k, v in by_rule.items()},
             "entries_active": int(len(reg_df)), "method": "audit.optout.match.check_manifest (url, domain, "
             "sha256, phash, artist rules)", "keys": sorted(covered)}
-
-
-def _is_sqlite(p: Path) -> bool:
-    with p.open("rb") as fh:
-        return fh.read(16) == b"SQLite format 3\x00"
 
 
 def _removal_db(df: pd.DataFrame, db: Path) -> dict[str, Any]:
@@ -188,8 +200,8 @@ def _removal_db(df: pd.DataFrame, db: Path) -> dict[str, Any]:
 
 
 def _removal(df: pd.DataFrame, requests: str | Path) -> dict[str, Any]:
-    p = Path(requests)
-    if p.is_file() and _is_sqlite(p):
+    p = check_requests(requests)
+    if is_sqlite(p):
         return _removal_db(df, p)
     erased = read_key_list(p)
     present = set(df["key"].astype(str)) & erased
@@ -213,11 +225,17 @@ def _concepts(index_dir: Path, prompts: dict[str, list[str]]) -> tuple[list[dict
 
 def build_card(source: str | Path, *, index: str | Path | None = None, registry: str | Path | None = None,
                requests: str | Path | None = None, prompts: str | Path | dict | None = None,
-               near_threshold: int = config.PHASH_NEAR_DUPLICATE, title: str | None = None) -> DatasetCard:
+               near_threshold: int = config.PHASH_NEAR_DUPLICATE, title: str | None = None,
+               mirror: bool = True) -> DatasetCard:
     """Describe a training set. `source` is a dataset dir, a manifest file or an index dir (then its manifest
-    is read from the index's dataset dir, and concept coverage uses the stored vectors)."""
+    is read from the index's dataset dir, and concept coverage uses the stored vectors). `mirror` also joins
+    horizontally flipped copies into near-duplicate clusters."""
     src = Path(source)
     warnings: list[str] = []
+    if registry is not None:  # refuse a wrong file before any work (and before anything opens it for writing)
+        check_registry(registry)
+    if requests is not None:
+        check_requests(requests)
     index_dir = Path(index) if index is not None else None
     if _is_index(src):
         index_dir = src
@@ -267,12 +285,18 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
 
     exact = S.exact_clusters(keys, df["sha256"])
     hashes, ok, hash_src = _load_hashes(df, index_dir)
-    near, compared = S.near_clusters(hashes, ok, near_threshold)
-    subs, radius = S.plan_substrings(len(np.unique(hashes[ok])), near_threshold)
+    near, compared = S.near_clusters(hashes, ok, near_threshold, mirror=mirror)
+    near_rows = _cluster_rows(near, keys, paths, hashes if mirror else None)
+    flipped = sum(m.get("mirrored", False) for c in near_rows for m in c)
+    canon = np.minimum(hashes[ok], S.mirror_hash(hashes[ok])) if mirror else hashes[ok]
+    subs, radius = S.plan_substrings(len(np.unique(canon)) * (2 if mirror else 1), near_threshold)
     method = (f"exact: identical sha256; near: pHash (64 bit) Hamming distance <= {near_threshold}, single-linkage, "
               f"from the {hash_src}; exact multi-index hashing ({len(subs)} substrings, probe radius {radius} bits) "
-              f"verified {compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; mirrored copies are not matched; "
-              f"{int((~ok).sum())} rows without a pHash")
+              f"verified {compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; "
+              + (f"horizontally flipped copies matched too (the flipped pHash is derived from the stored one: "
+                 f"odd horizontal DCT frequencies change sign, a few bits off), {flipped} member(s) shown as "
+                 f"'mirrored' (closer to the flipped first member); " if mirror else "mirrored copies are not matched; ")
+              + f"{int((~ok).sum())} rows without a pHash")
 
     concepts, note = None, "not computed: pass an index (or build the card from an index dir) to get CLIP concept coverage"
     if index_dir is not None and n:
@@ -288,13 +312,17 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
         authors_tail={"values": tail_values, "rows": tail_rows}, unknown=unknown,
         sizes=S.size_stats(df["width"], df["height"]), formats=S.counts(S.formats(df["path"])),
         captions=S.caption_stats(df["caption"]),
-        exact_duplicates=_cluster_rows(exact, keys, paths), near_duplicates=_cluster_rows(near, keys, paths),
+        exact_duplicates=_cluster_rows(exact, keys, paths), near_duplicates=near_rows,
         near_threshold=near_threshold, duplicate_method=method,
-        optout=_optout(df, registry) if registry is not None else None,
-        removal=_removal(df, requests) if requests is not None else None,
+        optout=_with_examples(_optout(df, registry), df, paths) if registry is not None else None,
+        removal=_with_examples(_removal(df, requests), df, paths) if requests is not None else None,
         concepts=concepts, concept_note=note, prompts=prompt_groups, warnings=warnings,
-        author_counts=dict(authors), licence_counts=dict(licences),
+        author_counts=dict(authors), licence_counts=dict(licences), near_mirror=mirror,
     )
+
+
+def _with_examples(fig: dict[str, Any], df: pd.DataFrame, paths: list[Path]) -> dict[str, Any]:
+    return fig | {"examples": _examples(df, set(fig["keys"]), paths)}
 
 
 def _deltas(a: dict[str, int], b: dict[str, int]) -> list[tuple[str, int, int, int]]:

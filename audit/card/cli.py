@@ -19,15 +19,17 @@ def card_cmd(
     compare: Optional[Path] = typer.Option(None, "--compare", help="An older manifest (or index) to compare against."),
     index: Optional[Path] = typer.Option(None, "--index", help="Index dir for concept coverage when SOURCE is a manifest."),
     near_threshold: int = typer.Option(config.PHASH_NEAR_DUPLICATE, "--near-threshold", help="pHash bits for near duplicates."),
+    mirror: bool = typer.Option(True, "--mirror/--no-mirror", help="Also cluster horizontally flipped copies as near duplicates."),
 ) -> None:
     """Write a self-contained dataset card (HTML + JSON): counts, licences, authors, duplicates, opt-outs, concepts."""
     from audit.card import build_card, compare_cards, write_card
 
     card = build_card(source, index=index, registry=registry, requests=requests, prompts=prompts,
-                      near_threshold=near_threshold)
+                      near_threshold=near_threshold, mirror=mirror)
     comparison = None
-    if compare is not None:
-        comparison = compare_cards(build_card(compare, near_threshold=near_threshold, prompts=prompts), card)
+    if compare is not None:  # same registry / requests, so opted-out and removal rows show before vs after
+        comparison = compare_cards(build_card(compare, near_threshold=near_threshold, prompts=prompts, registry=registry,
+                                              requests=requests, mirror=mirror), card)
     write_card(card, out, comparison)
     for w in card.warnings:
         typer.secho(f"warning: {w}", err=True, fg="yellow")

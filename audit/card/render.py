@@ -72,7 +72,7 @@ def strip(members: Sequence[dict], title: str) -> str:
     for ax, m in zip(axes[0], members):
         ax.set_xticks([])  # a frame, not axis("off"): blank white images stay visible as such
         ax.set_yticks([])
-        ax.set_title(str(m["key"])[:18], fontsize=6)
+        ax.set_title(str(m["key"])[:18] + (" (flipped)" if m.get("mirrored") else ""), fontsize=6)
         try:
             ax.imshow(fit_within(load_rgb(m["path"]), 128))
         except Exception:  # a missing/undecodable file is shown as such, not fatal for the card
@@ -163,6 +163,18 @@ def card_body(card: DatasetCard) -> str:
     return "\n".join(h)
 
 
+def _figure_rows(o: DatasetCard, nw: DatasetCard) -> list[tuple[str, int, int, int]]:
+    """Opted-out / removal rows before and after, when both cards were checked (e.g. before/after filtering)."""
+    rows = []
+    for label, attr, field in (("opted-out rows", "optout", "rows_covered"),
+                               ("rows named by removal requests", "removal", "keys")):
+        a, b = getattr(o, attr), getattr(nw, attr)
+        if a is not None and b is not None:
+            va, vb = (len(a[field]), len(b[field])) if field == "keys" else (a[field], b[field])
+            rows.append((label, va, vb, vb - va))
+    return rows
+
+
 def comparison_body(cmp: CardComparison) -> str:
     o, nw = cmp.old, cmp.new
     h = [f"<h1>Comparison: {escape(o.title)} → {escape(nw.title)}</h1>",
@@ -170,7 +182,8 @@ def comparison_body(cmp: CardComparison) -> str:
                  nw.authors_total - o.authors_total), ("exact duplicate clusters", len(o.exact_duplicates),
                  len(nw.exact_duplicates), len(nw.exact_duplicates) - len(o.exact_duplicates)),
                  ("near-duplicate clusters", len(o.near_duplicates), len(nw.near_duplicates),
-                  len(nw.near_duplicates) - len(o.near_duplicates))], ["", "old", "new", "change"]),
+                  len(nw.near_duplicates) - len(o.near_duplicates))] + _figure_rows(o, nw),
+                ["", "old", "new", "change"]),
          f"<p><b>{cmp.added}</b> rows added, <b>{cmp.removed}</b> removed (by key).</p>"]
     if cmp.added_keys:
         h.append(f"<p class=note>added: {escape(', '.join(cmp.added_keys[:20]))}</p>")

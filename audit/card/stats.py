@@ -285,34 +285,77 @@ def _substring_pairs(uniq: np.ndarray, lo: int, hi: int, masks: np.ndarray,
     return np.concatenate(out_a), np.concatenate(out_b), compared
 
 
-def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int) -> tuple[list[list[int]], int]:
-    """Single-linkage clusters of rows whose 64-bit hashes are within `max_distance` bits.
+#: pHash bits that invert when the image is flipped horizontally. imagehash.phash thresholds the 8x8
+#: low-frequency corner of a 2-D DCT-II at its median; flipping the pixels left-right negates every coefficient of
+#: odd horizontal frequency (DCT-II of a reversed sequence: C'(k) = (-1)^k C(k)), i.e. columns 1, 3, 5, 7 of the
+#: row-major 8x8 bit matrix, MSB first = bits 62, 60, ... of the uint64. Only the median moves, so
+#: phash(mirror(img)) ~= phash(img) ^ MIRROR_MASK up to a few bits (median 2 bits, 99 % within 8 on 324 real
+#: images of tests/data and data/reference; see benchmarks/RESULTS.md "Dataset card").
+MIRROR_MASK = np.uint64(0x5555_5555_5555_5555)
+
+
+def mirror_hash(h: np.ndarray | int) -> np.ndarray:
+    """The pHash a horizontally flipped copy would have (approximately, see MIRROR_MASK)."""
+    return np.asarray(h, np.uint64) ^ MIRROR_MASK
+
+
+def hash_distance(a: np.ndarray | int, b: np.ndarray | int, mirror: bool = False) -> np.ndarray:
+    """Hamming distance of 64-bit hashes; with mirror=True the smaller of the direct and the flipped one."""
+    x = np.asarray(a, np.uint64) ^ np.asarray(b, np.uint64)
+    d = np.bitwise_count(x)
+    return np.minimum(d, np.bitwise_count(x ^ MIRROR_MASK)) if mirror else d
+
+
+def mirror_flags(hashes: np.ndarray, members: Sequence[int]) -> list[bool]:
+    """Per cluster member: does it match the flipped first member more closely than the first member itself?"""
+    h = np.asarray(hashes, np.uint64)[list(members)]
+    if not len(h):
+        return []
+    x = h ^ h[0]
+    return (np.bitwise_count(x ^ MIRROR_MASK) < np.bitwise_count(x)).tolist()
+
+
+def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int,
+                  mirror: bool = False) -> tuple[list[list[int]], int]:
+    """Single-linkage clusters of rows whose 64-bit hashes are within `max_distance` bits (with mirror=True: the
+    hash or its flipped form, so an image and a horizontally flipped copy of it are joined).
 
     Exact multi-index hashing (see plan_substrings): identical hashes are merged first, then for each
     substring every row probes the buckets within radius r of its own substring value; candidates are
-    verified with a full 64-bit popcount. Returns (clusters largest first, candidate pairs verified).
+    verified with a full 64-bit popcount. Mirror: each hash is reduced to its canonical orientation
+    min(h, h ^ MIRROR_MASK) and the table holds both orientations of every canonical value, so a pair
+    within the threshold either way is one bucket hit (2x the table, never all pairs).
+    Returns (clusters largest first, candidate pairs verified).
     """
     rows = np.flatnonzero(valid)
     if len(rows) < 2:
         return [], 0
-    uniq, inverse = np.unique(hashes[rows].astype(np.uint64), return_inverse=True)
+    h = hashes[rows].astype(np.uint64)
+    if mirror:
+        h = np.minimum(h, h ^ MIRROR_MASK)
+    uniq, inverse = np.unique(h, return_inverse=True)
+    table = np.concatenate([uniq, uniq ^ MIRROR_MASK]) if mirror else uniq
     uf = _UnionFind(len(uniq))
-    subs, radius = plan_substrings(len(uniq), max(0, int(max_distance)))
+    subs, radius = plan_substrings(len(table), max(0, int(max_distance)))
     compared = 0
     for lo, hi in subs:
-        a, b, c = _substring_pairs(uniq, lo, hi, _ball(hi - lo, radius), max_distance)
+        a, b, c = _substring_pairs(table, lo, hi, _ball(hi - lo, radius), max_distance)
         compared += c
+        if mirror:
+            a, b = a % len(uniq), b % len(uniq)
         for i, j in zip(a.tolist(), b.tolist()):
             uf.union(i, j)
     return _groups(uf.roots()[inverse.ravel()], rows), compared
 
 
-def brute_near_pairs(hashes: np.ndarray, max_distance: int, block: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs (i < j) within max_distance bits, by blocked all-pairs popcount: the reference for tests."""
+def brute_near_pairs(hashes: np.ndarray, max_distance: int, block: int = 2048,
+                     mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs (i < j) within max_distance bits (directly, or flipped with mirror=True), by blocked all-pairs
+    popcount: the reference for tests."""
     h = np.asarray(hashes, np.uint64)
     out_a, out_b = [], []
     for lo in range(0, len(h), block):
-        d = np.bitwise_count(h[lo:lo + block, None] ^ h[None, :])
+        d = hash_distance(h[lo:lo + block, None], h[None, :], mirror)
         i, j = np.nonzero(d <= max_distance)
         keep = lo + i < j
         out_a.append(lo + i[keep])

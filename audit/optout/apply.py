@@ -56,35 +56,61 @@ def embedded_matches(manifest: pd.DataFrame, dataset_dir: Path) -> pd.DataFrame:
     return _finish(df, "signal", "image", df["reason"])
 
 
+def _same_model(embed_model: object, name: str | None, fingerprint: str | None) -> bool:
+    """Was an example embedded with the index's model? `name#fingerprint` entries compare weights too
+    (a retrained checkpoint keeps its name but its embeddings are not comparable)."""
+    if not isinstance(embed_model, str) or not name:
+        return False
+    ename, _, efp = embed_model.partition("#")
+    return ename == name and (not efp or not fingerprint or str(fingerprint).startswith(efp))
+
+
 def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path, min_score: float) -> pd.DataFrame:
-    """Example images registered with a CLIP embedding vs the index: training items at cosine >= min_score."""
-    ex = registry[(registry["kind"] == "image") & registry["embedding"].notna()] if "embedding" in registry else registry.iloc[:0]
+    """Example images registered with a CLIP embedding vs the index: training items at cosine >= min_score.
+
+    Every neighbour above the threshold is returned (k grows until the k-th score drops below it), and
+    example images that cannot be compared (no embedding, another model) are an error naming the fix
+    when none is usable, rather than a silent empty result."""
+    ex = registry[registry["kind"] == "image"] if "kind" in registry else registry.iloc[:0]
     if not len(ex):
         return pd.DataFrame()
     from audit.index import open_index
+    from audit.optout.lookup import neighbours_above
 
     idx = open_index(index_dir)
-    model = idx.meta.get("model") or idx.meta.get("model_name")
-    ex = ex[ex["embed_model"] == model] if model else ex
-    if not len(ex):
+    model, fingerprint = idx.meta.get("model") or idx.meta.get("model_name"), idx.meta.get("model_fingerprint")
+    has = ex["embedding"].notna() if "embedding" in ex else pd.Series(False, index=ex.index)
+    usable = ex[has & ex["embed_model"].map(lambda m: _same_model(m, model, fingerprint))]
+    if not len(usable):
+        got = sorted({str(m).partition("#")[0] for m in ex.loc[has, "embed_model"]}) or ["none"]
+        raise InputError(
+            f"none of the {len(ex)} example image(s) in the registry has a CLIP embedding from model {model}, "
+            f"which built index {index_dir} (their models: {', '.join(got)})",
+            f"re-add them with `audit optout add image FILE --model {model} --registry ...`, "
+            "or pass an index built with their model")
+    vecs = np.stack([np.frombuffer(b, dtype=np.float32) for b in usable["embedding"]])
+    if vecs.shape[1] != idx.dim:
+        raise InputError(f"registry embeddings have {vecs.shape[1]} dimensions, index {index_dir} has {idx.dim}",
+                         "re-add the example images with the index's --model")
+    scores, ids = neighbours_above(idx, vecs, min_score, cap=idx.count)  # every item above it, not a top-k
+    q, j = np.nonzero(ids >= 0)
+    if not len(q):
         return pd.DataFrame()
-    vecs = np.stack([np.frombuffer(b, dtype=np.float32) for b in ex["embedding"]])
-    scores, ids = idx.search_vectors(vecs, min(50, idx.count))
-    keys = set(manifest["key"].astype(str))
-    rows = []
-    for (_, e), srow, irow in zip(ex.iterrows(), scores, ids):
-        for sc, i in zip(srow, irow):
-            if i < 0 or sc < min_score:
-                continue
-            r = idx.row(int(i))
-            if str(r["key"]) in keys:
-                rows.append({**e.to_dict(), "key": str(r["key"]), "url": r.get("url"), "matched": f"{sc:.3f}",
-                             "distance": float(1 - sc),
-                             "reason": f"CLIP cosine {sc:.3f} ≥ {min_score} to example image of {e['artist'] or e['display'][:12]}"})
-    if not rows:
+    found = idx.rows(ids[q, j])
+    hits = usable.iloc[q].drop(columns=["embedding"]).reset_index(drop=True)
+    hits["key"] = found["key"].astype(str).to_numpy()
+    sc = scores[q, j].astype(float)
+    hits["matched"] = [f"{x:.3f}" for x in sc]
+    hits["distance"] = 1.0 - sc
+    urls = pd.Series(manifest["url"].to_numpy(), index=manifest["key"].astype(str).to_numpy())
+    hits = hits[hits["key"].isin(urls.index)].reset_index(drop=True)  # items of the manifest being checked only
+    if not len(hits):
         return pd.DataFrame()
-    df = pd.DataFrame(rows)
-    return _finish(df, "clip", "image", df["reason"])
+    hits["url"] = urls[~urls.index.duplicated()].reindex(hits["key"]).to_numpy()
+    whose = hits["artist"].where(hits["artist"].notna() & (hits["artist"].astype(str) != ""), hits["display"].str.slice(0, 12))
+    reason = ("CLIP cosine " + hits["matched"] + f" ≥ {min_score} (distance " + hits["distance"].map("{:.3f}".format)
+              + ") to example image of " + whose.astype(str))
+    return _finish(hits, "clip", "image", reason)
 
 
 def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, index: str | Path | None = None,
@@ -115,25 +141,32 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
     write_json(out.with_name(out.stem + ".meta.json"), make_meta(
         "optout-check", manifest=str(mpath), manifest_hash=manifest_hash(df), registry=str(registry),
         registry_hash=reg_hash, index=str(index) if index else None, phash_max_distance=max_distance,
+        clip_min_cosine=min_clip if index is not None else None,
         rows_checked=res.rows_checked, counts=res.counts))
     return res
 
 
 def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Path, *, purpose: str = "ai-training",
-                   scan_images: bool = False, max_distance: int = config.PHASH_NEAR_DUPLICATE) -> tuple[int, int]:
-    """Write the compliant dataset (rows no opt-out covers for `purpose`) + excluded.parquet. Returns (kept, excluded)."""
+                   scan_images: bool = False, max_distance: int = config.PHASH_NEAR_DUPLICATE,
+                   index: str | Path | None = None, min_clip: float = config.CLIP_DUPLICATE_COSINE) -> tuple[int, int]:
+    """Write the compliant dataset (rows no opt-out covers for `purpose`) + excluded.parquet. Returns (kept, excluded).
+
+    With `index`, rows CLIP-matching a registered example image (re-hosted copies) are excluded too."""
     if purpose not in COVERS:
         raise InputError(f"unknown purpose '{purpose}'", f"use one of {', '.join(COVERS)}")
     mpath = manifest_path(manifest)
     df = read_manifest(mpath)
     with open_registry(registry) as reg:
-        reg_df = reg.frame()
+        reg_df = reg.frame(with_embeddings=index is not None)
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
     matches = res.matches
-    if scan_images:
-        emb = embedded_matches(df, mpath.parent)
-        matches = pd.concat([matches, emb], ignore_index=True) if len(emb) else matches
+    extra = [embedded_matches(df, mpath.parent)] if scan_images else []
+    if index is not None:
+        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
+    extra = [e for e in extra if len(e)]
+    if extra:
+        matches = pd.concat([matches, *extra], ignore_index=True)
     binding = matches[matches["scope"].isin(COVERS[purpose])]
     reasons = binding.groupby("key", sort=True)["reason"].agg(lambda r: " | ".join(dict.fromkeys(r)))
     rules = binding.groupby("key", sort=True)["rule"].agg(lambda r: ",".join(sorted(set(r))))
@@ -148,6 +181,7 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
         write_meta(tmp, make_meta(
             "dataset", derived_from=str(mpath), source_manifest_hash=manifest_hash(df), registry=str(registry),
             registry_hash=reg_hash, purpose=purpose, kept=len(kept), excluded=len(excl),
+            index=str(index) if index is not None else None, clip_min_cosine=min_clip if index is not None else None,
             note="image paths are absolute references into the source dataset", skipped=[],
             malformed_urls=res.problems.head(100).to_dict("records")))
     return len(kept), len(excl)

@@ -49,17 +49,21 @@ def _records(text: str, fmt: str, name: str) -> list[dict[str, Any]]:
         return _plain_list(text)
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text))
-        if not reader.fieldnames or "kind" not in reader.fieldnames or "value" not in reader.fieldnames:
-            raise InputError(f"{name}: CSV needs a header with at least 'kind' and 'value'",
-                             f"columns: {', '.join(EXPORT_FIELDS)}")
-        return [dict(r) for r in reader]
+        try:
+            if not reader.fieldnames or "kind" not in reader.fieldnames or "value" not in reader.fieldnames:
+                raise InputError(f"{name}: CSV needs a header with at least 'kind' and 'value'",
+                                 f"columns: {', '.join(EXPORT_FIELDS)}")
+            return [dict(r) for r in reader]
+        except csv.Error as exc:  # e.g. a field over the 128 KiB limit, an unterminated quote
+            raise InputError(f"{name}: unreadable CSV after line {reader.line_num} ({exc})",
+                             "check the quoting of that line; nothing was imported") from None
     try:
         if name.endswith(".jsonl"):
             data = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:
             data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError(f"{name}: not valid JSON ({exc or 'nested too deeply'})", "export the list again, or use CSV") from None
     if isinstance(data, dict):
         data = data.get("entries", data.get("urls", data.get("domains")))
     if not isinstance(data, list):
@@ -76,14 +80,23 @@ def _to_record(raw: Any, defaults: dict[str, Any]) -> dict[str, Any]:
     aliases = raw.get("aliases") or []
     if isinstance(aliases, str):
         aliases = [a for a in aliases.split("|") if a.strip()]
+    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+        raise InputError("aliases must be a list of names (or 'a|b' in CSV)")
+    for fld in ("kind", "value", "scope", "source", "received", "evidence", "artist", "phash"):
+        if isinstance(raw.get(fld), (dict, list)):  # hand-edited JSON: say which field, do not crash
+            raise InputError(f"field '{fld}' must be text, not {type(raw.get(fld)).__name__}")
+
+    def text(v: Any) -> Any:
+        return None if v is None or v == "" else str(v)
+
     fields = {
         "aliases": aliases,
-        "scope": raw.get("scope") or defaults.get("scope") or "ai-training",
-        "source": raw.get("source") or defaults.get("source") or "",
-        "received": raw.get("received") or defaults.get("received"),
-        "evidence": raw.get("evidence") or defaults.get("evidence") or "",
-        "artist": raw.get("artist") or None,
-        "phash": raw.get("phash") or None,
+        "scope": text(raw.get("scope")) or defaults.get("scope") or "ai-training",
+        "source": text(raw.get("source")) or defaults.get("source") or "",
+        "received": text(raw.get("received")) or defaults.get("received"),
+        "evidence": text(raw.get("evidence")) or defaults.get("evidence") or "",
+        "artist": text(raw.get("artist")),
+        "phash": text(raw.get("phash")),
     }
     return Registry.make_record(str(raw.get("kind") or "").strip(), str(raw.get("value") or ""), **fields)
 

@@ -69,9 +69,25 @@ def lookup_artist(name: str, source: str | Path, aliases: tuple[str, ...] = (), 
     return hits[:limit] if limit else hits
 
 
-def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 20, min_score: float = 0.9,
+def neighbours_above(idx, vecs, min_score: float, *, start_k: int = 64, cap: int = 100_000):
+    """(scores, ids) of every index item at cosine >= min_score for each query vector, not just a top-k:
+    k grows ×4 while some query's k-th neighbour is still above the threshold (an artist's work copied
+    hundreds of times must be found hundreds of times). Entries below the threshold have id -1."""
+    import numpy as np
+
+    k = max(1, min(start_k, idx.count, cap))
+    while True:
+        scores, ids = idx.search_vectors(np.asarray(vecs, dtype=np.float32), k)
+        if k >= min(idx.count, cap) or not ((ids[:, -1] >= 0) & (scores[:, -1] >= min_score)).any():
+            break
+        k = min(idx.count, cap, k * 4)
+    ids = np.where(scores >= min_score, ids, -1)
+    return scores, ids
+
+
+def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 10_000, min_score: float = 0.9,
                  max_distance: int = config.PHASH_NEAR_DUPLICATE, label: str | None = None) -> list[LookupHit]:
-    """Near-duplicates (perceptual hash) and CLIP-similar items (cosine >= min_score) of one image (file or bytes)."""
+    """Near-duplicates (perceptual hash) and CLIP-similar items (cosine >= min_score, at most k) of one image."""
     from audit.images import load_rgb
     from audit.index import open_index
 
@@ -83,10 +99,14 @@ def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 2
         bits = int(round((1.0 - float(h.score)) * 64))  # the index scores near-duplicates as 1 - d/64
         out[(h.key, "phash")] = LookupHit(str(image), h.key, str(h.path), "phash", float(bits),
                                           f"perceptual hash {bits} bits away (≤ {max_distance}; {h.method})", h.caption or "", h.author or "")
-    for h in idx.search_image(img, k=k):
-        if h.score >= min_score:
-            out[(h.key, "clip")] = LookupHit(str(image), h.key, str(h.path), "clip", float(h.score),
-                                             f"CLIP cosine {h.score:.3f} ≥ {min_score}", h.caption or "", h.author or "")
+    scores, ids = neighbours_above(idx, idx.embedder.embed_images([img], progress=False), min_score, start_k=20, cap=k)
+    keep = ids[0] >= 0
+    rows = idx.rows(ids[0][keep]) if keep.any() else None
+    for sc, rec in zip(scores[0][keep], rows.to_dict("records") if rows is not None else []):
+        key = str(rec["key"])
+        out[(key, "clip")] = LookupHit(str(image), key, str(idx.dataset_dir / str(rec.get("path", ""))), "clip", float(sc),
+                                       f"CLIP cosine {sc:.3f} ≥ {min_score}", str(rec.get("caption") or ""),
+                                       str(rec.get("author") or ""))
     return sorted(out.values(), key=lambda h: (h.method != "phash", -h.score if h.method == "clip" else h.score))
 
 

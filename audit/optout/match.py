@@ -5,10 +5,10 @@ Rules, each a join between the manifest and the registry:
   url_prefix   same host:port, then a vectorised startswith grouped by prefix length
   domain       every suffix of each *unique* host joined against registered domains (covers subdomains)
   sha256       equality with sha256 entries and example images
-  phash        Hamming distance <= threshold via faiss binary range search (registry side indexed)
-  artist       token join: the first token of each name/alias joined against all text tokens, the rest
-               of the name checked at the following positions; word-boundary exact, so "Monet" never
-               flags "Monetti". One-word aliases must be capitalised in captions (proper noun).
+  phash        Hamming distance <= threshold by a multi-index-hashing join on 64-bit codes (audit.optout.hamming)
+  artist       n-gram join: adjacent text tokens joined column-wise and looked up among the names and
+               aliases of the same length; word-boundary exact, so "Monet" never flags "Monetti".
+               One-word aliases must be capitalised in captions (proper noun).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _finish(df: pd.DataFrame, rule: str, field_name: str, reason: pd.Series) -> 
 
 
 def _url_parts(manifest: pd.DataFrame) -> pd.DataFrame:
-    parts = N.split_urls(pa.array(manifest["url"].astype("object").where(manifest["url"].notna(), None), type=pa.large_string()))
+    parts = N.split_urls(N.text_column(manifest["url"]))
     return pd.DataFrame({
         "key": manifest["key"].astype(str).to_numpy(),
         "url": manifest["url"].to_numpy(),
@@ -129,7 +129,7 @@ def _match_sha(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def _match_phash(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int) -> list[pd.DataFrame]:
-    import faiss
+    from audit.optout.hamming import near_pairs
 
     ph = reg[reg["kind"] == "phash"][["id", "value"]].rename(columns={"value": "code"})
     im = reg[(reg["kind"] == "image") & reg["phash"].notna()][["id", "phash"]].rename(columns={"phash": "code"})
@@ -138,22 +138,11 @@ def _match_phash(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int) -
         return []
     rcodes, rok = N.hex_to_uint64(ents["code"].astype(str))
     ents, rcodes = ents[rok].reset_index(drop=True), rcodes[rok]
-    mcodes, mok = N.hex_to_uint64(pa.array(manifest["phash"].astype("object").where(manifest["phash"].notna(), None), type=pa.large_string()))
+    mcodes, mok = N.hex_to_uint64(N.text_column(manifest["phash"]))
     uniq, inverse = np.unique(mcodes[mok], return_inverse=True)
     if not len(uniq) or not len(ents):
         return []
-    index = faiss.IndexBinaryFlat(64)
-    index.add(np.ascontiguousarray(rcodes.astype(">u8").view(np.uint8).reshape(-1, 8)))
-    q = np.ascontiguousarray(uniq.astype(">u8").view(np.uint8).reshape(-1, 8))
-    qi_all, ri_all, d_all = [], [], []
-    step = 200_000
-    for s in range(0, len(q), step):
-        lims, D, I = index.range_search(q[s:s + step], max_distance + 1)
-        counts = np.diff(lims).astype(np.int64)
-        qi_all.append(np.repeat(np.arange(s, s + len(counts)), counts))
-        ri_all.append(I)
-        d_all.append(D)
-    qi, ri, dist = np.concatenate(qi_all), np.concatenate(ri_all), np.concatenate(d_all)
+    qi, ri, dist = near_pairs(uniq, rcodes, max_distance)  # multi-index hashing join, exact
     if not len(qi):
         return []
     pairs = pd.DataFrame({"u": qi, "r": ri, "distance": dist.astype("int64")})
@@ -197,17 +186,18 @@ def artist_patterns(reg: pd.DataFrame) -> pd.DataFrame:
 
 
 def find_names(texts: pd.Series, patterns: pd.DataFrame, *, proper_noun_single: bool) -> pd.DataFrame:
-    """(row, id, pattern, toks, n) for every text containing a pattern as whole adjacent tokens.
+    """(row, id, pattern, toks, n, tok) for every text containing a pattern as whole adjacent tokens
+    (`tok`: index of the first matched token within its text, for `normalise.token_span`).
 
     Vectorised n-gram join: for each pattern length n, adjacent tokens are joined column-wise and
     looked up in a hash set of the patterns of that length — cost linear in tokens, independent of
     how many names share a first name."""
-    cols = ["row", "id", "pattern", "toks", "n"]
+    cols = ["row", "id", "pattern", "toks", "n", "tok"]
     if not len(patterns) or not len(texts):
         return pd.DataFrame(columns=cols)
     if "joined" not in patterns:
         patterns = patterns.assign(joined=patterns["toks"].map(" ".join))
-    arr = pa.array(texts.astype("object").where(texts.notna(), None), type=pa.large_string())
+    arr = N.text_column(texts)
     low, orig, parents = N.tokenise(arr)
     total = len(low)
     par = np.asarray(parents.to_numpy(zero_copy_only=False))
@@ -238,7 +228,9 @@ def find_names(texts: pd.Series, patterns: pd.DataFrame, *, proper_noun_single: 
         return pd.DataFrame(columns=cols)
     cand = pd.concat(found, ignore_index=True)
     cand = cand.sort_values(["row", "id", "n", "pos"], ascending=[True, True, False, True])
-    return cand.drop_duplicates(["row", "id"])[cols]
+    cand = cand.drop_duplicates(["row", "id"])
+    cand["tok"] = cand["pos"].to_numpy() - np.searchsorted(par, cand["row"].to_numpy(), side="left")  # parents are sorted
+    return cand[cols]
 
 
 def _match_names(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
@@ -254,7 +246,7 @@ def _match_names(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame
             continue
         hits = hits.merge(reg, on="id")
         texts = manifest[fld].astype(str).to_numpy()[hits["row"].to_numpy()]
-        spans = [N.find_span(t, toks) or (None, None) for t, toks in zip(texts, hits["toks"])]  # matched rows only
+        spans = [N.token_span(t, i, toks) or (None, None) for t, i, toks in zip(texts, hits["tok"], hits["toks"])]
         hits["start"] = [s for s, _ in spans]
         hits["end"] = [e for _, e in spans]
         hits["matched"] = [t[s:e] if s is not None else " ".join(k) for t, (s, e), k in zip(texts, spans, hits["toks"])]

@@ -267,7 +267,8 @@ class Registry:
         emb = model = None
         if embedder is not None:
             emb = embedder.embed_images([img], progress=False)[0]
-            model = embedder.name
+            fp = getattr(embedder, "fingerprint", "") or ""
+            model = f"{embedder.name}#{fp[:16]}" if fp else embedder.name  # name + weights: see apply._same_model
         return self.add("image", sha256_file(image), artist=artist, phash=ph, embedding=emb, embed_model=model,
                         evidence=fields.pop("evidence", "") or f"example image {Path(image).name}", **fields)
 

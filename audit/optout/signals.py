@@ -200,8 +200,8 @@ def parse_tdmrep_json(text: str | bytes, path: str = "/", location: str = "") ->
         text = text[:MAX_HTML_BYTES].decode("utf-8", errors="replace")
     try:
         rules = json.loads(text[:MAX_HTML_BYTES])
-    except json.JSONDecodeError as exc:
-        return (Signal("tdmrep-file", "unparseable tdmrep.json", "all-tdm", False, _clip(str(exc)), None, location),)
+    except (json.JSONDecodeError, RecursionError) as exc:  # hostile files nest '[' a million deep
+        return (Signal("tdmrep-file", "unparseable tdmrep.json", "all-tdm", False, _clip(str(exc) or type(exc).__name__), None, location),)
     if not isinstance(rules, list):
         return ()
     for rule in rules[:10_000]:

@@ -7,6 +7,7 @@ says which signal overrode which.
 
 from __future__ import annotations
 
+import http.client
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -99,8 +100,9 @@ def _get(url: str, timeout: float, agent: str) -> tuple[int, list[tuple[str, str
             return r.status, list(r.headers.items()), r.read(MAX_BODY_BYTES), None
     except urllib.error.HTTPError as exc:
         return exc.code, list(exc.headers.items()) if exc.headers else [], b"", f"{url}: HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return 0, [], b"", f"{url}: {getattr(exc, 'reason', exc)}"
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: e.g. a hostile server sending > 100 headers, or a body cut short (IncompleteRead)
+        return 0, [], b"", f"{url}: {getattr(exc, 'reason', None) or exc or type(exc).__name__}"
 
 
 def fetch_signals(url: str, *, timeout: float = 10.0, agent: str = DEFAULT_AGENT) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
