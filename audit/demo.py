@@ -183,6 +183,80 @@ def step_optout(ctx: DemoContext) -> list[str]:
     ]
 
 
+def step_card(ctx: DemoContext) -> list[str]:
+    """The dataset card of the indexed set: contents, duplicates, licences, opted-out share, concepts."""
+    from audit.card import build_card, write_card
+
+    registry = ctx.out / "optout.db"
+    card = build_card(ctx.index_dir, registry=registry if registry.is_file() else None)
+    out = ctx.out / "card"
+    write_card(card, out)
+    ctx.artefacts["card"] = out
+    return [
+        "## Dataset card",
+        f"- {card.rows} rows, {len(card.licences)} licence value(s), {card.authors_total} author value(s), "
+        f"{len(card.exact_duplicates)} exact / {len(card.near_duplicates)} near-duplicate cluster(s)",
+        f"- card: `{out / 'card.html'}` (and card.json)",
+    ]
+
+
+#: The data subject of the demo's GDPR request: a real photo in the shipped generator's training set.
+DEMO_SUBJECT = ("Grace Hopper", "ref_hopper")
+
+
+def step_removal(ctx: DemoContext) -> list[str]:
+    """A GDPR erasure request end to end on a copy of the generator's training set (the demo owns the copy).
+
+    The subject sends a JPEG of their photo; it is located by pHash/CLIP, confirmed, erased (denylist,
+    manifest, files, index rebuild, tombstones), the generator trained on it is listed, and the hash-chained
+    log is verified. Each run starts from a fresh copy, so re-running gives the same result.
+    """
+    import shutil
+
+    import matplotlib.cbook
+    from PIL import Image
+
+    from audit.index import build_index
+    from audit.removal import (affected_models, confirm_hits, connect, create_request, erase, is_tombstoned, locate,
+                               transition, verify_log, write_letter)
+
+    root = ctx.out / "removal"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    shutil.copytree(ctx.out / "generator-train", root / "dataset")
+    index_dir = build_index(root / "dataset", root / "index", model=ctx.model, device=ctx.device)
+    photo = root / "subject_photo.jpg"  # what the subject sends: a smaller re-encode, not the training file
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        img = Image.open(f).convert("RGB")
+        img.resize((img.width // 2, img.height // 2)).save(photo, quality=80)
+    name, key = DEMO_SUBJECT
+    conn = connect(root / "requests.db")
+    try:
+        req = create_request(conn, name, "subject@example.org")
+        transition(conn, req.id, "verified", reason="identity checked against the photo")
+        found = locate(conn, req.id, index_dir, photo=photo, name=name)
+        confirm_hits(conn, req.id, sorted({c.key for c in found if c.key == key}))
+        result = erase(conn, req.id, index_dir)
+        models = affected_models(conn, req.id, [config.GENERATOR_DIR])
+        refused = is_tombstoned(conn, photo)  # the same picture offered again (any size/encoding) is refused
+        transition(conn, req.id, "confirmed")
+        letter = write_letter(conn, req.id, root / "letter.md", models=models)
+        log = verify_log(conn)
+    finally:
+        conn.close()
+    ctx.artefacts["removal"] = root
+    return [
+        "## GDPR erasure request",
+        f"- “{name}” sent a photo; located {len(found)} candidate hit(s) by "
+        f"{', '.join(sorted({c.method for c in found}))}; confirmed `{key}`",
+        f"- erased {len(result.keys)} item(s) from a copy of the generator's training set: state `{result.state}`, "
+        f"re-ingesting the photo is refused: {refused or 'NOT refused'}",
+        f"- generators trained on it: {[Path(m.model_dir).name + ': ' + m.reason for m in models]}",
+        f"- audit log: {log.rows} entries, {'intact' if log.ok else 'FAILED'}; letter `{letter}`",
+    ]
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], list[str]]]] = [
     ("index", step_index),
     ("search", step_search),
@@ -190,6 +264,8 @@ STEPS: list[tuple[str, Callable[[DemoContext], list[str]]]] = [
     ("memorisation", step_memorisation),
     ("provenance", step_provenance),
     ("optout", step_optout),
+    ("card", step_card),
+    ("removal", step_removal),
 ]
 
 

@@ -14,7 +14,8 @@ def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> No
     assert main(["demo", "--out", str(out)]) == 0
     summary = (out / "summary.md").read_text()
     for section in ("Training-set index", "Sample searches", "Self-query check", "Reference generator samples",
-                    "Memorisation scan", "C2PA Content Credentials", "Opt-out check"):
+                    "Memorisation scan", "C2PA Content Credentials", "Opt-out check", "Dataset card",
+                    "GDPR erasure request"):
         assert section in summary, section
     assert "score 1.000000" in summary  # an indexed image finds itself exactly
     matches = pd.read_parquet(out / "memorisation" / "matches.parquet")
@@ -24,6 +25,11 @@ def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> No
     assert (cat["verdict"] == "copy").any() and set(cat["match_key"]) == {"ref_chelsea"}
     assert "{'Trusted': 10}" in summary
     assert (out / "optout-matches.parquet").is_file()
+    assert (out / "card" / "card.html").is_file()
+    # GDPR: the subject's resized JPEG is located, erased, and then refused as a re-ingest; the generator is listed.
+    assert "confirmed `ref_hopper`" in summary and "state `index_rebuilt`" in summary
+    assert "re-ingesting the photo is refused: perceptual hash" in summary
+    assert "generator: trained on manifest" in summary and "intact" in summary
     index_meta = (out / "index" / "meta.json").stat().st_mtime_ns
     assert main(["demo", "--out", str(out)]) == 0  # re-run: the index is reused, not rebuilt
     assert (out / "index" / "meta.json").stat().st_mtime_ns == index_meta

@@ -142,6 +142,29 @@ def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path)
     log = "\n".join(str(tuple(r)) for r in conn.execute("SELECT * FROM audit_log"))
     assert "astronaut" not in log and "Eileen" not in log and "nasa" not in log
 
+    # closing minimises: no name, contact, key or image path left anywhere in the database file
+    import sqlite3
+
+    dump = "\n".join(sqlite3.connect(tmp_path / "crash.db").iterdump())
+    assert "Eileen" in dump and "astronaut" in dump  # before closing the reviewer still needs them
+    transition(conn, rid, "closed")
+    dump = "\n".join(sqlite3.connect(tmp_path / "crash.db").iterdump())
+    for personal in ("Eileen", "eileen@example.org", "astronaut", "images/"):
+        assert personal not in dump, personal
+    from audit.removal import get_request, key_hash
+    from audit.removal.locate import candidates
+
+    closed = get_request(conn, rid)
+    assert closed.subject is None and closed.contact is None and closed.state == "closed"
+    assert {c.key for c in candidates(conn, rid) if c.confirmed} == {key_hash("astronaut")}
+    assert conn.execute("SELECT count(*) FROM tombstones WHERE request_id=?", (rid,)).fetchone()[0] == 1
+    assert [m.model_dir for m in affected_models(conn, rid, [model, other])] == [str(model)]  # still answerable
+    assert conn.execute("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0] == "minimised"
+    assert verify_log(conn).ok
+    assert "Dear data subject" in write_letter(conn, rid, tmp_path / "after.md").read_text()
+    with pytest.raises(RequestError, match="is closed"):
+        erase(conn, rid, idx)
+
 
 def test_cli_flow_and_reingest_refused(photos, tmp_path, capsys, monkeypatch):
     ds, idx = _world(photos, tmp_path)
@@ -169,3 +192,56 @@ def test_cli_flow_and_reingest_refused(photos, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("GENAUDIT_REMOVAL_DB", db)
     ingest(photos, tmp_path / "again-env")
     assert "hopper" not in set(pd.read_parquet(tmp_path / "again-env" / "manifest.parquet")["key"])
+
+
+def test_rebuild_reuses_stored_vectors_and_reads_no_image(photos, tmp_path):
+    """The erasure's rebuild copies the remaining rows' stored vectors/hashes: with every image file moved away
+    before the rebuild it still succeeds (a re-embedding build could read none), and it equals a fresh build."""
+    import numpy as np
+
+    from audit.index import build_index
+    from audit.index.build import build_index_report
+
+    ds, idx = _world(photos, tmp_path)
+    conn = connect(tmp_path / "r.db")
+    rid = _located(conn, idx, photos / "astronaut.png")
+    confirm_hits(conn, rid, ["astronaut"])
+    away = tmp_path / "images-away"
+
+    def hide_images(step: str) -> None:
+        if step == "rebuild":
+            (ds / "images").rename(away)
+
+    try:
+        done = erase(conn, rid, idx, _before_step=hide_images)
+    finally:
+        if away.exists():
+            away.rename(ds / "images")
+    assert done.state == "index_rebuilt"
+    arg = json.loads(conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='rebuild'", (rid,)).fetchone()[0])
+    assert arg["rebuild"]["mode"] == "reused" and arg["rebuild"]["reused_vectors"] == 3
+    fresh = build_index(ds, tmp_path / "fresh", model=MODEL)  # re-embeds the 3 remaining images
+    for name in ("ids.parquet", "hashes.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(idx / name), pd.read_parquet(fresh / name))
+    np.testing.assert_allclose(np.load(idx / "vectors.npy"), np.load(fresh / "vectors.npy"), atol=1e-5)
+    assert build_index_report(ds, idx, model=MODEL).up_to_date  # same meta inputs as a plain build
+
+
+def test_tombstone_gets_a_phash_when_the_manifest_has_none(photos, tmp_path):
+    """A hand-made manifest with empty pHash cells: the tombstone must still stop a resized re-encode."""
+    from audit.index import build_index
+    from audit.records import read_manifest, write_manifest
+
+    ds, _ = _world(photos, tmp_path)
+    df = read_manifest(ds)
+    df["phash"] = ""
+    write_manifest(df, ds)
+    idx = build_index(ds, tmp_path / "idx2", model=MODEL)
+    conn = connect(tmp_path / "r.db")
+    rid = _located(conn, idx, photos.parent / "astronaut_small.jpg")
+    confirm_hits(conn, rid, ["astronaut"])
+    erase(conn, rid, idx)
+    stored = conn.execute("SELECT phash FROM tombstones").fetchall()
+    assert len(stored) == 1 and len(stored[0][0]) == 16
+    assert "perceptual hash" in is_tombstoned(conn, photos.parent / "astronaut_small.jpg")
+    assert is_tombstoned(conn, photos / "hopper.jpg") is None

@@ -64,6 +64,8 @@ def test_model_check_cli_runs_scan_and_logs_hashes_only(erased, capsys):
     assert meta["outcome"] in text
     assert meta["photos_sha256"] == [hashlib.sha256(photo.read_bytes()).hexdigest()]
     assert not list(out.glob(".modelcheck-*")), "temporary index of the subject's photo must be removed"
+    assert not (out / "scan" / "report.html").exists(), "the scan report embeds thumbnails of the reviewer's photo"
+    assert meta["report_html"].startswith("deleted")
     conn = connect(db)
     rows = conn.execute("SELECT action, key_hashes FROM audit_log WHERE seq>? ORDER BY seq", (before,)).fetchall()
     assert len(rows) == 1 and rows[0][0].startswith(f"model-check:{meta['outcome']}:copies=")

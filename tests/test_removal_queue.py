@@ -142,3 +142,54 @@ def test_not_a_database_is_one_line(tmp_path, capsys):
     assert main(["removal", "list", "--db", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "is not a usable request database" in err and "Traceback" not in err
+
+
+def test_closing_a_rejected_request_minimises_and_old_files_migrate(db, capsys):
+    """A schema-1 file (subject/contact NOT NULL) is migrated on open; closing drops name and contact, keeps the audit."""
+    raw = sqlite3.connect(db)
+    raw.executescript("""
+        CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO info VALUES ('schema', '1');
+        CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, subject TEXT NOT NULL, contact TEXT NOT NULL,
+          kind TEXT NOT NULL DEFAULT 'erasure', state TEXT NOT NULL, prev_state TEXT, reason TEXT,
+          received_unix INTEGER NOT NULL, deadline_unix INTEGER NOT NULL, extended_months INTEGER NOT NULL DEFAULT 0,
+          updated_unix INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO requests (subject, contact, state, received_unix, deadline_unix, updated_unix)
+          VALUES ('Old Subject', 'old@example.org', 'received', 1700000000, 1702592000, 1700000000);""")
+    raw.commit()
+    raw.close()
+    conn = connect(db)
+    assert conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0] == "2"
+    assert get_request(conn, 1).subject == "Old Subject"
+    r = create_request(conn, "Ada Lovelace", "ada@example.org")
+    assert r.id == 2  # ids keep counting after the migration
+    transition(conn, r.id, "rejected", reason="identity not proven within the deadline")
+    closed = transition(conn, r.id, "closed")
+    assert closed.subject is None and closed.contact is None
+    assert closed.reason == "identity not proven within the deadline" and closed.received_unix == r.received_unix
+    dump = "\n".join(sqlite3.connect(db).iterdump())
+    assert "Ada" not in dump and "ada@example.org" not in dump and "Old Subject" in dump  # only the closed one
+    assert [row[0] for row in conn.execute("SELECT to_state FROM transitions WHERE request_id=? ORDER BY rowid",
+                                          (r.id,))] == ["received", "rejected", "closed"]
+    assert conn.execute("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0] == "minimised"
+    assert verify_log(conn).ok
+    assert create_request(conn, "Ada Lovelace", "ada@example.org").id == 3  # she may ask again
+    capsys.readouterr()
+    assert main(["removal", "show", str(r.id), "--db", str(db)]) == 0
+    assert "personal data removed" in capsys.readouterr().out
+
+
+def test_close_answered_after_retention(db, capsys):
+    conn = connect(db)
+    rejected = create_request(conn, "Rejected Person", "rej@example.org")
+    transition(conn, rejected.id, "rejected", reason="identity not proven")
+    still_open = create_request(conn, "Open Person", "open@example.org")
+    from audit.removal.minimise import close_answered
+
+    assert close_answered(conn, 30) == []  # answered just now: kept for the retention period
+    assert close_answered(conn, 30, now=time.time() + 31 * 86400) == [rejected.id]
+    assert get_request(conn, rejected.id).subject is None
+    assert get_request(conn, still_open.id).subject == "Open Person"  # open work is never closed by retention
+    assert main(["removal", "close-answered", "--retention-days", "0", "--db", str(db)]) == 0
+    assert "closed and minimised 0 request(s)" in capsys.readouterr().out
+    assert verify_log(conn).ok

@@ -52,7 +52,7 @@ st.dataframe(pd.DataFrame([{k: d[k] for k in ("id", "state", "overdue", "deadlin
 
 rid = st.selectbox("Request", [r.id for r in rows], format_func=lambda i: f"#{i}", key="removal_pick")
 req = get_request(conn, rid)
-st.subheader(f"#{req.id} {req.subject}: {req.state}")
+st.subheader(f"#{req.id} {req.subject or '(personal data removed on closing)'}: {req.state}")
 cands = candidates(conn, rid)
 if cands:
     st.dataframe(pd.DataFrame([c.__dict__ for c in cands]), hide_index=True)

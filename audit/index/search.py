@@ -66,11 +66,13 @@ class SearchIndex:
                                 f"{self.count}x{self.dim}", "rebuild the index with `audit index build --overwrite`")
         apply_params(index, self.choice.params)
         vectors = load_vectors(self.dir / VECTORS_NAME, self.count, self.dim, mmap=mmap)
-        self.table = self._read_table(IDS_NAME)
-        if len(self.table) != self.count:
-            raise ArtefactError(f"{self.dir / IDS_NAME} has {len(self.table)} rows, meta.json says {self.count}",
+        # Only the id column at open: parsing every string column of a 1M-row table dominated a cold open.
+        self.ids = self._read_table(IDS_NAME, ["id"])["id"].to_numpy(dtype=np.int64)
+        if len(self.ids) != self.count:
+            raise ArtefactError(f"{self.dir / IDS_NAME} has {len(self.ids)} rows, meta.json says {self.count}",
                                 "rebuild the index with `audit index build --overwrite`")
-        self.ids = self.table["id"].to_numpy(dtype=np.int64)
+        self._table: pd.DataFrame | None = None
+        self._hit_table: Any = None
         self.searcher = VectorSearcher(index, vectors, self.ids, self.choice)
         self._hash_index = None
         self._embedder = None
@@ -79,15 +81,43 @@ class SearchIndex:
         self.reload_denylist()
 
     # ---- files ----------------------------------------------------------------------------------
-    def _read_table(self, name: str) -> pd.DataFrame:
+    def _read_table(self, name: str, columns: list[str] | None = None, arrow: bool = False) -> Any:
         path = self.dir / name
         if not path.is_file():
             raise ArtefactError(f"{path} is missing", "rebuild the index with `audit index build --overwrite`")
         try:
-            return pd.read_parquet(path)
+            if arrow:
+                import pyarrow.parquet as pq
+
+                have = pq.read_schema(path).names
+                return pq.read_table(path, columns=[c for c in (columns or have) if c in have])
+            return pd.read_parquet(path, columns=columns)
         except Exception as exc:  # pyarrow raises several types for damaged files
             raise ArtefactError(f"{path} is corrupt ({str(exc)[:100]})",
                                 "rebuild the index with `audit index build --overwrite`") from None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """All of ids.parquet (row id -> manifest columns), read on first use."""
+        if self._table is None:
+            table = self._read_table(IDS_NAME)
+            if len(table) != self.count:
+                raise ArtefactError(f"{self.dir / IDS_NAME} has {len(table)} rows, meta.json says {self.count}",
+                                    "rebuild the index with `audit index build --overwrite`")
+            self._table = table
+        return self._table
+
+    def _hit_rows(self, rows: np.ndarray) -> pd.DataFrame:
+        """The columns a SearchHit shows, for a few row positions (only those columns are ever parsed)."""
+        if self._table is not None:
+            return self._table.iloc[rows]
+        if self._hit_table is None:
+            self._hit_table = self._read_table(IDS_NAME, ["key", "path", "caption", "author", "license", "source"],
+                                               arrow=True)
+        import pyarrow as pa
+
+        t = self._hit_table  # zero-copy one-row slices: `take` on a chunked column first concatenates all of it
+        return pa.concat_tables([t.slice(int(r), 1) for r in rows] or [t.slice(0, 0)]).to_pandas()
 
     def reload_denylist(self) -> None:
         """Re-read denylist.parquet (call after adding keys from another process)."""
@@ -126,7 +156,7 @@ class SearchIndex:
               distances: list[int | None] | None = None) -> list[SearchHit]:
         out = []
         valid = [(s, i) for s, i in zip(scores, ids) if i >= 0]
-        rows = self.table.iloc[self.searcher.rows_of(np.array([i for _, i in valid], dtype=np.int64))] if valid else None
+        rows = self._hit_rows(self.searcher.rows_of(np.array([i for _, i in valid], dtype=np.int64))) if valid else None
         for rank, ((s, i), rec) in enumerate(zip(valid, rows.itertuples(index=False) if rows is not None else []), 1):
             rec = rec._asdict()
             out.append(SearchHit(rank, int(i), str(rec["key"]), float(s), str(self.dataset_dir / str(rec["path"])),
@@ -158,7 +188,7 @@ class SearchIndex:
         if kind not in (*HASH_KINDS, "both"):
             raise InputError(f"unknown hash kind '{kind}'", "use phash, dhash or both")
         if self._hash_index is None:
-            hashes = self._read_table(HASHES_NAME)
+            hashes = self._read_table(HASHES_NAME, ["id", *HASH_KINDS])
             if len(hashes) != self.count or not np.array_equal(hashes["id"].to_numpy(np.int64), self.ids):
                 raise ArtefactError(f"{self.dir / HASHES_NAME} does not match ids.parquet",
                                     "rebuild the index with `audit index build --overwrite`")

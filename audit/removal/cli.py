@@ -41,7 +41,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Include closed request
         return
     for r in rows:
         flag = "OVERDUE " if r.overdue() else ""
-        typer.echo(f"#{r.id:<4} {flag}{r.state:<16} deadline {_iso(r.deadline_unix)}  {r.subject}")
+        typer.echo(f"#{r.id:<4} {flag}{r.state:<16} deadline {_iso(r.deadline_unix)}  {r.subject or '(personal data removed)'}")
     if not rows:
         typer.echo("no open requests")
 
@@ -55,7 +55,8 @@ def show(request_id: int, db: Path = DB) -> None:
     conn = _conn(db)
     r = get_request(conn, request_id)
     d = r.as_dict()
-    typer.echo(f"#{r.id} {r.subject} <{r.contact}>: {r.state} (received {d['received']}, deadline {d['deadline']}"
+    who = f"{r.subject} <{r.contact}>" if r.subject is not None else "(personal data removed on closing)"
+    typer.echo(f"#{r.id} {who}: {r.state} (received {d['received']}, deadline {d['deadline']}"
                f"{', OVERDUE' if d['overdue'] else ''})")
     if r.reason:
         typer.echo(f"  reason: {r.reason}")
@@ -113,6 +114,16 @@ def models(request_id: int, model_dirs: List[Path] = typer.Option(..., "--models
     for m in hits:
         typer.echo(f"{m.model_dir}\t{m.reason}")
     typer.echo(f"{len(hits)} of {len(model_dirs)} model(s) affected")
+
+
+@app.command("close-answered")
+def close_answered_(retention_days: float = typer.Option(..., "--retention-days", help="Keep answered requests this long, then close them."),
+                    db: Path = DB) -> None:
+    """Close confirmed/rejected/exempted requests answered more than N days ago; closing drops name and contact."""
+    from audit.removal.minimise import close_answered
+
+    ids = close_answered(_conn(db), retention_days)
+    typer.echo(f"closed and minimised {len(ids)} request(s){': ' + ', '.join(f'#{i}' for i in ids) if ids else ''}")
 
 
 @app.command("letter")

@@ -1,7 +1,8 @@
 """Erase a subject's confirmed items everywhere, crash-safe: a journal first, then steps that mark themselves done.
 
 Order (NOTES: GDPR): tombstones (hashes only) → index denylist (hidden from queries at once) → manifest rewrite
-(atomic) → image files deleted → `erased` → index rebuilt from the filtered manifest → `index_rebuilt`.
+(atomic) → image files deleted → `erased` → index rebuilt from the filtered manifest, reusing the stored vectors of
+the remaining rows (audit.removal.rebuild: no re-embedding) → `index_rebuilt`.
 Every step is idempotent, so re-running after a crash anywhere finishes in the same final state.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from audit.errors import InputError
-from audit.removal.auditlog import append_log
+from audit.removal.auditlog import append_log, key_hash
 from audit.removal.locate import confirmed_keys
 from audit.removal.store import RequestError, get_request, transaction, transition
 
@@ -31,6 +32,24 @@ class EraseResult:
     manifest_before: str
     manifest_after: str | None
     state: str
+
+
+def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
+    """(sha256, pHash) per erased row. A manifest without pHashes (e.g. a hand-made one) gets them from the
+    file, which still exists when the plan is written: a tombstone with no pHash would let a re-encoded or
+    resized copy of the image back in."""
+    from audit.images import load_rgb
+    from audit.records import resolve_paths
+    from audit.removal.tombstones import phash_of
+
+    out = []
+    for sha, ph, path in zip(rows["sha256"], rows["phash"] if "phash" in rows else [None] * len(rows),
+                             resolve_paths(rows, dataset)):
+        ph = None if ph is None or ph != ph or not str(ph).strip() else str(ph)
+        if ph is None and Path(path).is_file():
+            ph = phash_of(load_rgb(path))
+        out.append([str(sha), ph])
+    return out
 
 
 def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[str, Any]:
@@ -52,7 +71,7 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
               "index": str(Path(index_dir).resolve()), "model": idx.meta.get("model"),
               "factory": idx.meta.get("factory_requested"), "manifest_before": manifest_hash(df)}
     args = {
-        "tombstone": {"hashes": [[str(s), None if p is None or p != p else str(p)] for s, p in zip(rows["sha256"], rows["phash"])]},
+        "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
     }
     with transaction(conn):
@@ -66,7 +85,7 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
 
 def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, Any]) -> dict[str, Any]:
     """Run one step; returns facts to keep in the journal. Each is safe to run twice."""
-    from audit.index import add_to_denylist, build_index
+    from audit.index import add_to_denylist
     from audit.records import manifest_hash, read_manifest, write_manifest
 
     keys, dataset = a["keys"], Path(a["dataset"])
@@ -88,10 +107,13 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             path = Path(p) if Path(p).is_absolute() else dataset / p
             path.unlink(missing_ok=True)
     elif name == "rebuild":
-        build_index(dataset, a["index"], model=a["model"], factory=a["factory"], overwrite=True)
+        from audit.removal.rebuild import rebuild_without_reembedding
+
+        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"])
         index = Path(a["index"])
         for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
             shutil.rmtree(stale, ignore_errors=True)
+        return {"rebuild": {"mode": r.mode, "rows": r.rows, "reused_vectors": r.reused, "why": r.why}}
     elif name.startswith("state-"):
         state = name.split("-", 1)[1]
         if get_request(conn, request_id).state != state:
@@ -103,6 +125,9 @@ def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
           _before_step: Callable[[str], None] | None = None) -> EraseResult:
     """Run (or resume) the erasure of a located request's confirmed keys; returns what was done."""
     req = get_request(conn, request_id)
+    if req.state == "closed":
+        raise RequestError(f"request #{request_id} is closed (its keys were replaced by hashes)",
+                           "log a new request if the subject asks again")
     planned = conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is not None
     if not planned and req.state != "located":
         raise RequestError(f"request #{request_id} is '{req.state}'; erase needs 'located' with confirmed hits")
@@ -150,16 +175,18 @@ def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: list[
     plan = json.loads(conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0])
     erased_at = conn.execute("SELECT min(done_unix) FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0]
     dataset = str(Path(plan["dataset"]).resolve())
+    # a closed request's journal holds key hashes only (audit.removal.minimise): compare hashes then
+    norm = (lambda ks: {key_hash(str(k)) for k in ks}) if plan.get("minimised") else (lambda ks: {str(k) for k in ks})
     out = []
     for d in model_dirs:
         meta = read_meta(d, kind="generator")
         t = meta.get("training") or {}
-        keys = set(res.keys) - set(t.get("excluded_keys") or [])
+        keys = set(res.keys) - norm(t.get("excluded_keys") or [])
         if not keys:
             continue
         if t.get("manifest_hash") == res.manifest_before:
             out.append(AffectedModel(str(d), f"trained on manifest {res.manifest_before[:12]}, which held {len(keys)} erased item(s)"))
-        elif dup := sorted(keys & set((t.get("duplication") or {}))):
+        elif dup := sorted(keys & norm(t.get("duplication") or {})):
             out.append(AffectedModel(str(d), f"training record names {len(dup)} erased item(s)"))
         elif dataset in [str(Path(x).resolve()) for x in t.get("datasets") or []] and (
                 erased_at is None or int(meta.get("created_unix", 0)) <= int(erased_at)):

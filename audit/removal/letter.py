@@ -17,7 +17,7 @@ def letter_markdown(conn: sqlite3.Connection, request_id: int, models: list | No
         "SELECT name, done_unix FROM erase_plan WHERE request_id=?", (request_id,))}
     n = conn.execute("SELECT count(DISTINCT key) FROM candidates WHERE request_id=? AND confirmed=1", (request_id,)).fetchone()[0]
     check = verify_log(conn)
-    lines = [f"# Your erasure request #{req.id}", "", f"Dear {req.subject},", "",
+    lines = [f"# Your erasure request #{req.id}", "", f"Dear {req.subject or 'data subject'},", "",
              f"we received your request on {_iso(req.received_unix)}; our deadline to answer is {_iso(req.deadline_unix)}"
              + (f" (extended by {req.extended_months} month(s): {req.reason})." if req.extended_months else "."), ""]
     if req.state in ("rejected", "exempted"):

@@ -4,6 +4,10 @@ Data minimisation shapes the inputs: the request database keeps manifest keys an
 and `erase` deletes the image files. So the prompts (`--prompt`) and the photos to compare against (`--photo`)
 come from the reviewer for this check; nothing erased is read back or resurrected. The photos are indexed in a
 temporary directory that is deleted after the scan; the audit log records only sha256 hashes and the outcome.
+The scan's report.html embeds base64 thumbnails of the matched "training" images, i.e. of the reviewer's photos of
+the subject, so it is deleted too (decision: strip the report rather than keep a copy of the subject's photo);
+what the outcome rests on stays in scan/matches.parquet (verdicts, scores, evidence: numbers and temp paths only),
+the generated samples in samples/ (the model's own output, the evidence for retraining) and meta.json.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from audit.errors import InputError
 from audit.removal.auditlog import append_log
 from audit.removal.store import transaction
 
+#: The scan report that would keep the subject's photo (as base64 thumbnails); deleted after the check.
+REPORT_HTML = "report.html"
 #: Why prompts and photos are the reviewer's: stated in the CLI output and in the report's meta.json.
 MINIMISATION_NOTE = ("captions are not stored with the request and erased files are deleted (data minimisation): "
                      "prompts and comparison photos were supplied by the reviewer")
@@ -86,6 +92,7 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
         summary = scan_folder(out / "samples", tmp / "index", out / "scan", overwrite=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # the reviewer's photos are not kept beyond the check
+        (out / "scan" / REPORT_HTML).unlink(missing_ok=True)  # it embeds thumbnails of those photos
     counts = summary.get("counts") or {}
     copies, similar = int(counts.get(COPY, 0)), int(counts.get(SIMILAR, 0))
     outcome = "copies-found" if copies else "no-copy-found"
@@ -93,7 +100,8 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
                               prompts_sha256=[hashlib.sha256(p.encode()).hexdigest() for p in prompts],
                               photos_sha256=photo_hashes, n=n, steps=steps, seed=seed, index_model=index_model,
                               generated=sampled.count, copies=copies, similar=similar, outcome=outcome,
-                              erased_keys=len(res.keys), note=MINIMISATION_NOTE))
+                              erased_keys=len(res.keys), note=MINIMISATION_NOTE,
+                              report_html=f"deleted: it embeds thumbnails of the reviewer's photos ({REPORT_HTML})"))
     with transaction(conn):
         append_log(conn, f"model-check:{outcome}:copies={copies}:similar={similar}", request_id,
                    [sampled.model_hash, *photo_hashes], hashed=True)

@@ -19,7 +19,8 @@ from typing import Iterator
 
 from audit.errors import RegistryError
 
-SCHEMA_VERSION = 1
+#: 2: subject/contact nullable, so a closed request keeps no personal data (audit.removal.minimise).
+SCHEMA_VERSION = 2
 
 STATES = ("received", "identity_pending", "verified", "rejected", "located", "erased", "index_rebuilt",
           "confirmed", "closed", "extended", "exempted")
@@ -44,14 +45,16 @@ NEEDS_REASON = ("rejected", "extended", "exempted")
 EXECUTOR_ONLY = ("erased", "index_rebuilt")
 MAX_EXTENSION_MONTHS = 2
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS requests (
+_REQUESTS_COLUMNS = """(
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  subject TEXT NOT NULL, contact TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'erasure',
+  subject TEXT, contact TEXT, kind TEXT NOT NULL DEFAULT 'erasure',
   state TEXT NOT NULL, prev_state TEXT, reason TEXT,
   received_unix INTEGER NOT NULL, deadline_unix INTEGER NOT NULL, extended_months INTEGER NOT NULL DEFAULT 0,
-  updated_unix INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0);
+  updated_unix INTEGER NOT NULL, version INTEGER NOT NULL DEFAULT 0)"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS requests {_REQUESTS_COLUMNS};
 CREATE TABLE IF NOT EXISTS transitions (
   request_id INTEGER NOT NULL, from_state TEXT NOT NULL, to_state TEXT NOT NULL, reason TEXT,
   actor TEXT, at_unix INTEGER NOT NULL);
@@ -78,8 +81,8 @@ class RequestError(RegistryError):
 @dataclass(frozen=True)
 class RemovalRequest:
     id: int
-    subject: str
-    contact: str
+    subject: str | None  # None once the request is closed (data minimisation)
+    contact: str | None
     state: str
     prev_state: str | None
     reason: str | None
@@ -131,9 +134,24 @@ def connect(db: str | Path) -> sqlite3.Connection:
             conn.execute("INSERT OR IGNORE INTO info VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif int(row[0]) > SCHEMA_VERSION:
             raise RegistryError(f"{db} has schema {row[0]}, this genaudit reads {SCHEMA_VERSION}", "upgrade genaudit")
+        elif int(row[0]) < SCHEMA_VERSION:
+            _migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise RegistryError(f"{db} is not a usable request database ({exc})", "restore it from backup") from None
     return conn
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Schema 1 -> 2 (subject/contact nullable), in one transaction; a second process finds it done."""
+    with transaction(conn):
+        if int(conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0]) >= 2:
+            return
+        conn.execute(f"CREATE TABLE requests_v2 {_REQUESTS_COLUMNS}")
+        conn.execute("INSERT INTO requests_v2 SELECT id, subject, contact, kind, state, prev_state, reason, received_unix, "
+                     "deadline_unix, extended_months, updated_unix, version FROM requests")
+        conn.execute("DROP TABLE requests")
+        conn.execute("ALTER TABLE requests_v2 RENAME TO requests")
+        conn.execute("UPDATE info SET value='2' WHERE name='schema'")
 
 
 @contextlib.contextmanager
@@ -229,6 +247,10 @@ def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expe
             raise RequestError(f"request #{request_id} changed while updating", "try again")
         conn.execute("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)", (int(request_id), req.state, to_state, reason, actor, now))
         append_log(conn, to_state, int(request_id), key_hashes or [])
+        if to_state == "closed":  # nothing left to do for the subject: drop their personal data now, atomically
+            from audit.removal.minimise import minimise_request
+
+            minimise_request(conn, int(request_id))
     return get_request(conn, request_id)
 
 

@@ -18,6 +18,13 @@ TOMBSTONE_PHASH_DISTANCE = 4
 ENV_DB = "GENAUDIT_REMOVAL_DB"
 
 
+def phash_of(img) -> str:
+    """The pHash tombstones store and compare: the same function as the manifest's `phash` column."""
+    from audit.dataset.store import phash_hex
+
+    return phash_hex(img)
+
+
 def _is_sha(s: str) -> bool:
     return len(s) == 64 and all(c in "0123456789abcdef" for c in s.lower())
 
@@ -46,12 +53,10 @@ class Tombstones:
             return f"sha256 erased under request #{rid}"
         if not self.phashes:
             return None
-        import imagehash
-
         from audit.images import load_rgb
         from audit.index.hashes import hamming
 
-        ph = int(str(imagehash.phash(load_rgb(path))), 16)
+        ph = int(phash_of(load_rgb(path)), 16)
         best = min(((hamming(v, ph), r) for v, r in self.phashes), default=None)
         if best is not None and best[0] <= self.max_distance:
             return f"perceptual hash within {best[0]} bits of an image erased under request #{best[1]}"

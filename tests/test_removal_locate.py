@@ -1,0 +1,46 @@
+"""Locate's index cache: reused while the index is unchanged, denylist re-read at once, reopened after a rebuild,
+consistent across threads (real faiss index, real tiny CLIP, real photos)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+from audit.index import add_to_denylist, build_index
+from audit.removal import find_hits
+from audit.removal.indexcache import cached_index, clear_index_cache
+
+MODEL = "genaudit-tiny-clip@random:0"
+
+
+def test_cached_index_reuse_denylist_rebuild_threads(tmp_path):
+    import skimage.data as sd
+
+    from audit.dataset.ingest import ingest
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(sd.astronaut()).save(src / "astronaut.png")
+    Image.fromarray(sd.coffee()).save(src / "coffee.png")
+    Image.fromarray(sd.rocket()).save(src / "rocket.png")
+    photo = tmp_path / "sent.jpg"
+    Image.fromarray(sd.astronaut()).resize((256, 256)).save(photo, quality=80)
+    ingest(src, tmp_path / "ds")
+    idx = build_index(tmp_path / "ds", tmp_path / "idx", model=MODEL)
+    clear_index_cache()
+
+    first = cached_index(idx)
+    assert cached_index(idx) is first and first._embedder is not None  # model loaded once, with the index
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: sorted({h.key for h in find_hits(idx, photo=photo)}), range(8)))
+    assert results == [["astronaut"]] * 8 and cached_index(idx) is first
+
+    add_to_denylist(idx, ["astronaut"], reason="test")  # what erase does first: hidden at the next locate
+    assert find_hits(idx, photo=photo) == [] and cached_index(idx) is first
+
+    build_index(tmp_path / "ds", idx, model=MODEL, overwrite=True)  # a rebuild replaces the files: reopen
+    again = cached_index(idx)
+    assert again is not first and again.denied_keys == frozenset({"astronaut"})
+    clear_index_cache()
+    assert cached_index(idx) is not again
