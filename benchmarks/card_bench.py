@@ -119,7 +119,8 @@ def timed(fn, *a, **kw):
 
 
 def clustering(sizes: list[int], t: int) -> None:
-    from audit.card.stats import near_clusters, plan_substrings
+    from audit.card.stats import near_clusters
+    from audit.index.hamming import plan_self
 
     print(f"near-duplicate clustering, threshold {t} bits, 1 thread; planted: 1 % direct + 1 % flipped copies")
     print(f"{'n':>7} {'plan':>8} {'pairs':>11} {'direct s':>9} {'old banded s':>13} {'brute s':>8} {'vs old':>7} "
@@ -128,13 +129,15 @@ def clustering(sizes: list[int], t: int) -> None:
     for n in sizes:
         h, direct, mirrored = planted(n)
         ok = np.ones(n, bool)
-        subs, r = plan_substrings(len(np.unique(h)), t)
+        p = plan_self(len(np.unique(h)), t)
+        subs, r = p.segments, p.radius
         (new, compared), tn = timed(near_clusters, h, ok, t)
         (old, _), to = timed(banded_old, h, ok, t)
         brute, tf = timed(brute_faiss, h, t, False)
         got = {tuple(sorted(c)) for c in new}
         equal = got == brute == {tuple(sorted(c)) for c in old}
-        subs_m, r_m = plan_substrings(2 * len(np.unique(np.minimum(h, h ^ np.uint64(0x5555555555555555)))), t)
+        pm = plan_self(len(np.unique(np.minimum(h, h ^ np.uint64(0x5555555555555555)))), t, mirror=True)
+        subs_m, r_m = pm.segments, pm.radius
         (newm, compared_m), tm = timed(near_clusters, h, ok, t, mirror=True)
         brute_m, tfm = timed(brute_faiss, h, t, True)
         equal_m = {tuple(sorted(c)) for c in newm} == brute_m

@@ -113,7 +113,7 @@ def phash_ab(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int = 8) -
     """The previous phash stage (faiss brute-force binary range search) against the join now used, same codes."""
     import faiss
 
-    from audit.optout.hamming import near_pairs
+    from audit.index.hamming import near_pairs
     from audit.optout.normalise import hex_to_uint64
 
     rcodes, rok = hex_to_uint64(reg.loc[reg["kind"] == "phash", "value"].astype(str))

@@ -8,7 +8,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageOps
@@ -97,69 +96,6 @@ def test_counts_unknowns_duplicates(world):
     assert card.captions["with_caption"] == card.rows - 1
     assert dict(card.captions["languages"])["fr"] == 1 and dict(card.captions["languages"])["(unknown)"] == 1
     assert "all-pairs" in card.duplicate_method
-
-
-def _brute_clusters(h: np.ndarray, t: int, mirror: bool = False) -> set[tuple[int, ...]]:
-    from audit.card.stats import _UnionFind, brute_near_pairs
-
-    uf = _UnionFind(len(h))
-    for i, j in zip(*brute_near_pairs(h, t, mirror=mirror)):
-        uf.union(int(i), int(j))
-    groups: dict[int, list[int]] = {}
-    for i in range(len(h)):
-        groups.setdefault(uf.find(i), []).append(i)
-    return {tuple(sorted(g)) for g in groups.values() if len(g) > 1}
-
-
-@pytest.mark.parametrize("n,t,m,mirror", [(400, 8, None, False), (3000, 8, None, False), (3000, 5, None, False),
-                                          (8000, 8, None, False), (3000, 8, 3, False), (3000, 5, 2, False),
-                                          (3000, 8, None, True), (3000, 8, 3, True), (3000, 5, 2, True)])
-def test_near_clusters_equal_brute_force(n, t, m, mirror, monkeypatch):
-    """Planted chains (distances up to t, and t+1 which must NOT link) + random hashes + exact repeats:
-    the multi-index clusters equal brute-force single linkage, whichever substring plan the size picks
-    (m forces a plan: 3 x 21-22 bits probed at radius 2 = dense tables, 2 x 32 bits = searchsorted path).
-    mirror: every other planted copy is of the flipped hash, and brute force takes min(direct, flipped)."""
-    from audit.card import stats
-    from audit.card.stats import near_clusters, plan_substrings
-
-    if m is not None:
-        edges = np.linspace(0, 64, m + 1).astype(int)
-        forced = ([(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], t // m)
-        monkeypatch.setattr(stats, "plan_substrings", lambda n_, t_: forced)
-        plan_substrings = stats.plan_substrings
-
-    rng = np.random.default_rng(n + t)
-    h = rng.integers(0, 2**63, size=n, dtype=np.uint64) | (rng.integers(0, 2, n, dtype=np.uint64) << np.uint64(63))
-    k = n // 10
-    src = rng.integers(0, n - k, k)
-    for row, s_ in zip(range(n - k, n), src):  # copies at exactly d in {1..t+1} flipped bits from a random row
-        d = int(rng.integers(1, t + 2))
-        bits = rng.choice(64, d, replace=False)
-        base = stats.mirror_hash(h[s_]) if mirror and row % 2 else h[s_]
-        h[row] = base ^ np.uint64(sum(1 << int(b) for b in bits))
-    h[:5] = h[5]  # identical hashes
-    valid = np.ones(n, bool)
-    valid[7] = False
-    clusters, compared = near_clusters(h, valid, t, mirror=mirror)
-    rows = np.flatnonzero(valid)
-    want = {tuple(sorted(int(rows[i]) for i in c)) for c in _brute_clusters(h[rows], t, mirror)}
-    assert {tuple(sorted(c)) for c in clusters} == want
-    assert len(want) > k // 3  # planted clusters really exist
-    if mirror:  # the flipped plants are really only found through the mirror
-        direct = {tuple(sorted(int(rows[i]) for i in c)) for c in _brute_clusters(h[rows], t)}
-        assert len(want - direct) > k // 6
-    subs, radius = plan_substrings(len(np.unique(h[rows])) * (2 if mirror else 1), t)
-    assert len(subs) * (radius + 1) > t  # pigeonhole condition: exact recall
-    assert compared < n * (n - 1) // 2 // 4
-
-
-def test_near_plan_goes_subquadratic_for_large_n():
-    from audit.card.stats import plan_substrings
-
-    small, r_small = plan_substrings(500, 8)
-    large, r_large = plan_substrings(100_000, 8)
-    assert len(small) == 9 and r_small == 0
-    assert len(large) < 9 and r_large >= 1 and min(hi - lo for lo, hi in large) >= 16
 
 
 def test_index_card_concepts_optout_removal_html(world, tmp_path):

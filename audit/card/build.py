@@ -18,6 +18,7 @@ from audit.card import stats as S
 from audit.card.inputs import check_registry, check_requests, is_sqlite
 from audit.card.prompts import LIMITS, load_prompts
 from audit.errors import InputError
+from audit.index.hamming import near_pairs, plan_self
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths
 
 TOP_AUTHORS = 15
@@ -187,8 +188,9 @@ def _removal_db(df: pd.DataFrame, db: Path) -> dict[str, Any]:
     hit = np.array([h in tomb.by_sha for h in sha], dtype=bool)
     if tomb.phashes and len(df):
         ph, ok = S.parse_hashes(df["phash"].tolist())
-        for value, _ in tomb.phashes:
-            hit |= ok & (np.bitwise_count(ph ^ np.uint64(value)) <= tomb.max_distance)
+        stones = np.array([value for value, _ in tomb.phashes], np.uint64)
+        rows = np.flatnonzero(ok)
+        hit[rows[near_pairs(ph[rows], stones, tomb.max_distance).i]] = True
     tombstoned = set(keys[hit])
     requested = set(keys) & confirmed
     both = tombstoned | requested
@@ -289,7 +291,8 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
     near_rows = _cluster_rows(near, keys, paths, hashes if mirror else None)
     flipped = sum(m.get("mirrored", False) for c in near_rows for m in c)
     canon = np.minimum(hashes[ok], S.mirror_hash(hashes[ok])) if mirror else hashes[ok]
-    subs, radius = S.plan_substrings(len(np.unique(canon)) * (2 if mirror else 1), near_threshold)
+    near_plan = plan_self(len(np.unique(canon)), near_threshold, mirror)
+    subs, radius = near_plan.segments, near_plan.radius
     method = (f"exact: identical sha256; near: pHash (64 bit) Hamming distance <= {near_threshold}, single-linkage, "
               f"from the {hash_src}; exact multi-index hashing ({len(subs)} substrings, probe radius {radius} bits) "
               f"verified {compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; "

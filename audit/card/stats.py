@@ -1,6 +1,7 @@
 """Column statistics for a dataset card: counts with unknowns kept, caption language, duplicate clusters.
 
-Everything is vectorised over the manifest; near-duplicate clustering is exact multi-index hashing, never all pairs.
+Everything is vectorised over the manifest; near-duplicate clustering is exact multi-index hashing (audit.index.hamming),
+never all pairs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
+
+from audit.index.hamming import MIRROR_MASK, self_pairs
+from audit.index.hamming import hash_distance, mirror_hash  # noqa: F401  (card callers use them via this module)
 
 UNKNOWN = "(unknown)"
 
@@ -200,112 +204,6 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
-def _ball(bits: int, radius: int) -> np.ndarray:
-    """Every mask over `bits` bits with at most `radius` bits set (the probes around one substring value)."""
-    from itertools import combinations
-
-    masks = [0]
-    for r in range(1, radius + 1):
-        masks += [sum(1 << b for b in c) for c in combinations(range(bits), r)]
-    return np.array(masks, np.uint64)
-
-
-def plan_substrings(n: int, max_distance: int) -> tuple[list[tuple[int, int]], int]:
-    """Multi-index hashing plan: split 64 bits into m disjoint substrings, probe radius r = max_distance // m.
-
-    Any pair within max_distance bits has some substring within r bits (pigeonhole over the m substrings), so
-    the search is exact for every m. m is chosen by a cost model (probes per row + expected candidates per
-    row for uniform hashes): small n favours m = max_distance + 1 (r = 0, exact buckets), large n fewer,
-    longer substrings with r > 0 so buckets stay small (≈ log2 n bits), which is what keeps it sub-quadratic.
-    """
-    from math import comb
-
-    best: tuple[float, int] | None = None
-    for m in range(1, min(64, max_distance + 1) + 1):
-        r = max_distance // m
-        edges = np.linspace(0, 64, m + 1).astype(int)
-        cost = 0.0
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            bits = int(hi - lo)
-            cost += sum(comb(bits, k) for k in range(r + 1)) * (1.0 + n / 2.0 ** bits)
-        if best is None or cost < best[0]:
-            best = (cost, m)
-    m = best[1] if best else 1
-    edges = np.linspace(0, 64, m + 1).astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])], max_distance // m
-
-
-#: Substrings up to this many bits get a dense bucket table (2**bits int64 offsets); longer ones use searchsorted.
-DENSE_BITS = 22
-
-
-def _substring_pairs(uniq: np.ndarray, lo: int, hi: int, masks: np.ndarray,
-                     max_distance: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Pairs (i < j) of distinct hashes whose substring [lo, hi) differs by a mask in `masks` and whose full
-    64-bit distance is <= max_distance. Each probe is one vectorised bucket lookup for all rows at once; rows
-    are visited in substring order so the lookups (sorted value XOR a fixed mask) stream through the table."""
-    bits = hi - lo
-    sub = (uniq >> np.uint64(lo)) & np.uint64((1 << bits) - 1)
-    order = np.argsort(sub, kind="stable")
-    sv = sub[order]
-    dense = bits <= DENSE_BITS
-    if dense:  # bucket v holds sorted positions start[v] .. start[v + 1]
-        start = np.zeros((1 << bits) + 1, np.int64)
-        np.cumsum(np.bincount(sv.astype(np.int64), minlength=1 << bits), out=start[1:])
-    # A pair differing by mask f != 0 is found from both ends; query only from the end whose substring has
-    # f's highest set bit clear (rows split once per bit), so each pair is looked up once.
-    clear = [np.flatnonzero((sv >> np.uint64(k)) & np.uint64(1) == 0) for k in range(bits)]
-    everyone = np.arange(len(sv))
-    out_a, out_b, compared = [], [], 0
-    for f in masks:
-        src = clear[int(f).bit_length() - 1] if f else everyone
-        q = sv[src] ^ f
-        if dense:
-            qi = q.astype(np.int64)
-            left, right = start[qi], start[qi + 1]
-        else:
-            left, right = np.searchsorted(sv, q, "left"), np.searchsorted(sv, q, "right")
-        hit = np.flatnonzero(right > left)
-        if not len(hit):
-            continue
-        cnt = (right - left)[hit]
-        total = int(cnt.sum())
-        qpos = src[np.repeat(hit, cnt)]
-        offs = np.repeat(left[hit] - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
-        a, b = order[qpos], order[offs]
-        if not f:
-            keep = a < b
-            a, b = a[keep], b[keep]
-        compared += len(a)
-        close = np.bitwise_count(uniq[a] ^ uniq[b]) <= max_distance
-        out_a.append(a[close])
-        out_b.append(b[close])
-    if not out_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), compared
-    return np.concatenate(out_a), np.concatenate(out_b), compared
-
-
-#: pHash bits that invert when the image is flipped horizontally. imagehash.phash thresholds the 8x8
-#: low-frequency corner of a 2-D DCT-II at its median; flipping the pixels left-right negates every coefficient of
-#: odd horizontal frequency (DCT-II of a reversed sequence: C'(k) = (-1)^k C(k)), i.e. columns 1, 3, 5, 7 of the
-#: row-major 8x8 bit matrix, MSB first = bits 62, 60, ... of the uint64. Only the median moves, so
-#: phash(mirror(img)) ~= phash(img) ^ MIRROR_MASK up to a few bits (median 2 bits, 99 % within 8 on 324 real
-#: images of tests/data and data/reference; see benchmarks/RESULTS.md "Dataset card").
-MIRROR_MASK = np.uint64(0x5555_5555_5555_5555)
-
-
-def mirror_hash(h: np.ndarray | int) -> np.ndarray:
-    """The pHash a horizontally flipped copy would have (approximately, see MIRROR_MASK)."""
-    return np.asarray(h, np.uint64) ^ MIRROR_MASK
-
-
-def hash_distance(a: np.ndarray | int, b: np.ndarray | int, mirror: bool = False) -> np.ndarray:
-    """Hamming distance of 64-bit hashes; with mirror=True the smaller of the direct and the flipped one."""
-    x = np.asarray(a, np.uint64) ^ np.asarray(b, np.uint64)
-    d = np.bitwise_count(x)
-    return np.minimum(d, np.bitwise_count(x ^ MIRROR_MASK)) if mirror else d
-
-
 def mirror_flags(hashes: np.ndarray, members: Sequence[int]) -> list[bool]:
     """Per cluster member: does it match the flipped first member more closely than the first member itself?"""
     h = np.asarray(hashes, np.uint64)[list(members)]
@@ -320,11 +218,9 @@ def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int,
     """Single-linkage clusters of rows whose 64-bit hashes are within `max_distance` bits (with mirror=True: the
     hash or its flipped form, so an image and a horizontally flipped copy of it are joined).
 
-    Exact multi-index hashing (see plan_substrings): identical hashes are merged first, then for each
-    substring every row probes the buckets within radius r of its own substring value; candidates are
-    verified with a full 64-bit popcount. Mirror: each hash is reduced to its canonical orientation
-    min(h, h ^ MIRROR_MASK) and the table holds both orientations of every canonical value, so a pair
-    within the threshold either way is one bucket hit (2x the table, never all pairs).
+    Identical hashes are merged first (with mirror: each hash reduced to its canonical orientation
+    min(h, h ^ MIRROR_MASK)), then the distinct ones are self-joined by exact multi-index hashing
+    (audit.index.hamming.self_pairs, never all pairs) and linked by union-find.
     Returns (clusters largest first, candidate pairs verified).
     """
     rows = np.flatnonzero(valid)
@@ -334,32 +230,8 @@ def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int,
     if mirror:
         h = np.minimum(h, h ^ MIRROR_MASK)
     uniq, inverse = np.unique(h, return_inverse=True)
-    table = np.concatenate([uniq, uniq ^ MIRROR_MASK]) if mirror else uniq
+    pairs = self_pairs(uniq, max_distance, mirror=mirror)
     uf = _UnionFind(len(uniq))
-    subs, radius = plan_substrings(len(table), max(0, int(max_distance)))
-    compared = 0
-    for lo, hi in subs:
-        a, b, c = _substring_pairs(table, lo, hi, _ball(hi - lo, radius), max_distance)
-        compared += c
-        if mirror:
-            a, b = a % len(uniq), b % len(uniq)
-        for i, j in zip(a.tolist(), b.tolist()):
-            uf.union(i, j)
-    return _groups(uf.roots()[inverse.ravel()], rows), compared
-
-
-def brute_near_pairs(hashes: np.ndarray, max_distance: int, block: int = 2048,
-                     mirror: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs (i < j) within max_distance bits (directly, or flipped with mirror=True), by blocked all-pairs
-    popcount: the reference for tests."""
-    h = np.asarray(hashes, np.uint64)
-    out_a, out_b = [], []
-    for lo in range(0, len(h), block):
-        d = hash_distance(h[lo:lo + block, None], h[None, :], mirror)
-        i, j = np.nonzero(d <= max_distance)
-        keep = lo + i < j
-        out_a.append(lo + i[keep])
-        out_b.append(j[keep])
-    if not out_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(out_a), np.concatenate(out_b)
+    for i, j in zip(pairs.i.tolist(), pairs.j.tolist()):
+        uf.union(i, j)
+    return _groups(uf.roots()[inverse.ravel()], rows), pairs.compared

@@ -11,6 +11,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageOps
 
+from audit.index.hamming import hamming  # noqa: F401  (re-exported: audit.removal.tombstones imports it here)
+
 HASH_KINDS = ("phash", "dhash")
 
 
@@ -29,10 +31,6 @@ def to_codes(values: Sequence[int] | np.ndarray) -> np.ndarray:
     """uint64 hashes -> (n, 8) uint8 big-endian codes, the layout faiss binary indices expect."""
     arr = np.asarray(values, dtype=np.uint64).astype(">u8")
     return np.ascontiguousarray(arr.view(np.uint8).reshape(-1, 8))
-
-
-def hamming(a: int, b: int) -> int:
-    return int(bin((int(a) ^ int(b)) & 0xFFFF_FFFF_FFFF_FFFF).count("1"))
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from audit.index.hamming import hamming
+
 #: Side (pixels) images are brought to for feature extraction and alignment.
 WORK_SIDE = 256
 #: Grid (pixels) for the unaligned tiled L2.
@@ -219,10 +221,6 @@ def phash_int(img: Image.Image) -> int:
 
     bits = imagehash.phash(img).hash.flatten()
     return int("".join("1" if b else "0" for b in bits), 2)
-
-
-def hamming(a: int, b: int) -> int:
-    return int((a ^ b).bit_count())
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Rules, each a join between the manifest and the registry:
   url_prefix   same host:port, then a vectorised startswith grouped by prefix length
   domain       every suffix of each *unique* host joined against registered domains (covers subdomains)
   sha256       equality with sha256 entries and example images
-  phash        Hamming distance <= threshold by a multi-index-hashing join on 64-bit codes (audit.optout.hamming)
+  phash        Hamming distance <= threshold by a multi-index-hashing join on 64-bit codes (audit.index.hamming)
   artist       n-gram join: adjacent text tokens joined column-wise and looked up among the names and
                aliases of the same length; word-boundary exact, so "Monet" never flags "Monetti".
                One-word aliases must be capitalised in captions (proper noun).
@@ -129,7 +129,7 @@ def _match_sha(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def _match_phash(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int) -> list[pd.DataFrame]:
-    from audit.optout.hamming import near_pairs
+    from audit.index.hamming import near_pairs
 
     ph = reg[reg["kind"] == "phash"][["id", "value"]].rename(columns={"value": "code"})
     im = reg[(reg["kind"] == "image") & reg["phash"].notna()][["id", "phash"]].rename(columns={"phash": "code"})
