@@ -4,12 +4,36 @@ hashes for near duplicates, a query-time denylist. Heavy imports (faiss, torch) 
     from audit.index import build_index, open_index
     build_index("dataset/", "index/")               # idempotent
     idx = open_index("index/"); idx.search_text("a red apple", k=5)
+
+The names below are resolved on first use (PEP 562), so importing a light submodule such as
+`audit.index.hamming` does not pull in pandas/pyarrow/PIL through this package.
 """
 
 from __future__ import annotations
 
-from audit.index.build import build_index
-from audit.index.denylist import add_to_denylist, read_denylist
-from audit.index.search import SearchHit, SearchIndex, hits_frame, open_index
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["build_index", "open_index", "SearchIndex", "SearchHit", "hits_frame", "add_to_denylist", "read_denylist"]
+_EXPORTS = {
+    "build_index": "audit.index.build",
+    "add_to_denylist": "audit.index.denylist",
+    "read_denylist": "audit.index.denylist",
+    "SearchHit": "audit.index.search",
+    "SearchIndex": "audit.index.search",
+    "hits_frame": "audit.index.search",
+    "open_index": "audit.index.search",
+}
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:
+    from audit.index.build import build_index
+    from audit.index.denylist import add_to_denylist, read_denylist
+    from audit.index.search import SearchHit, SearchIndex, hits_frame, open_index
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'audit.index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
