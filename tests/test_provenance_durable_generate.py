@@ -25,10 +25,34 @@ def test_sample_stamp_records_prompt_seed_generator(tmp_path, capsys):
     assert v.audit["generator"]["checkpoint_sha256"]
 
 
-def test_sample_durable_refuses_too_small_samples(tmp_path, capsys):
-    out = tmp_path / "samples"
+def test_sample_durable_upscales_small_samples_records_it_and_recovers(tmp_path, capsys):
+    """32 px samples are below the mark's 256 px minimum: Lanczos-upscaled, recorded as c2pa.resized and
+    in samples.parquet, watermarked, stored; after stripping, recover finds the sample's manifest."""
+    import pandas as pd
+    from PIL import Image
+
+    from audit.provenance import watermark as wm
+    from audit.provenance.recover import recover_image
+    from audit.provenance.store import ManifestStore
+
+    init_ca(tmp_path / "ca")
+    out, store = tmp_path / "samples", tmp_path / "store"
     code = main(["generate", "sample", "--model", str(GENERATOR_DIR), "--out", str(out), "--prompt", "a fox",
-                 "--n", "1", "--steps", "5", "--stamp", "--durable", "--ca", str(tmp_path / "ca"),
-                 "--store", str(tmp_path / "store")])
-    assert code == 2 and "too small" in capsys.readouterr().err
-    assert not out.exists()
+                 "--n", "1", "--steps", "3", "--seed", "5", "--stamp", "--durable", "--ca", str(tmp_path / "ca"),
+                 "--store", str(store)])
+    assert code == 0, capsys.readouterr().err
+    png = out / "p000_000.png"
+    assert Image.open(png).size == (wm.MIN_SIDE, wm.MIN_SIDE)
+    row = pd.read_parquet(out / "samples.parquet").iloc[0]
+    assert row["upscaled_from"] == "32x32" and (row["width"], row["height"]) == (wm.MIN_SIDE, wm.MIN_SIDE)
+    v = verify_image(png, ca=tmp_path / "ca")
+    assert v.state == "Trusted"
+    actions = v.history[0]["actions"]
+    assert [a["action"] for a in actions] == ["c2pa.created", "c2pa.resized"]
+    assert actions[0]["parameters"] == {"prompt": "a fox", "seed": 5}
+    with ManifestStore(store, create=False) as s:
+        (entry,) = list(s.entries())
+        assert s.missing_local_features() == []
+    Image.open(png).convert("RGB").save(tmp_path / "stripped.jpg", "JPEG", quality=90)
+    r = recover_image(tmp_path / "stripped.jpg", [store], ca=tmp_path / "ca")
+    assert r.recovered and r.wm_id == entry.wm_id and r.state == "Trusted", r.reasons

@@ -76,7 +76,7 @@ def sample_to_dir(
     t0 = time.monotonic()
     pipe = load_pipeline(model_dir, device=device)
     pipe.check_resolution(resolution)
-    stamper = _stamper(model_dir, pipe.resolution, stamp, durable, store, ca)
+    stamper = _stamper(model_dir, stamp, durable, store, ca)
     flat = [p for p in prompts for _ in range(n)]
     seeds = [int(seed) + i for _ in prompts for i in range(n)]
     images = pipe(flat, steps=steps, guidance=guidance, seeds=seeds, progress=True)
@@ -85,13 +85,21 @@ def sample_to_dir(
         for j, (img, prompt, s) in enumerate(zip(images, flat, seeds)):
             p_idx, i = divmod(j, n)
             name = f"p{p_idx:03d}_{i:03d}.png"
+            edits, native = (), img.size
+            if durable:  # below the watermark's minimum size: Lanczos-upscale, recorded as c2pa.resized
+                from audit.provenance.durable import upscale_for_mark
+
+                img, action = upscale_for_mark(img, name)
+                edits = () if action is None else (action,)
             img.save(tmp / name)
             if stamper is not None:  # C2PA-sign each sample inside the temp dir, before it is published
-                from audit.provenance import stamp_image
+                from audit.provenance.assertions import ImageFacts
 
-                stamp_image(tmp / name, ca=stamper, prompt=prompt, seed=s)
+                stamper.stamp(tmp / name, tmp / name, ImageFacts(prompt=prompt, seed=s, edits=edits), overwrite=True)
             rows.append({"path": name, "prompt": prompt, "seed": s, "index": i, "prompt_index": p_idx,
-                         "model_hash": pipe.model_hash, "steps": int(steps), "guidance": float(guidance)})
+                         "model_hash": pipe.model_hash, "steps": int(steps), "guidance": float(guidance),
+                         "width": img.size[0], "height": img.size[1],
+                         "upscaled_from": f"{native[0]}x{native[1]}" if img.size != native else None})
         pd.DataFrame(rows).to_parquet(tmp / SAMPLES_NAME, index=False)
         write_meta(tmp, make_meta("samples", model_dir=str(Path(model_dir).resolve()), model_hash=pipe.model_hash,
                                   text_encoder=pipe.meta["text_encoder"], resolution=pipe.resolution,
@@ -102,16 +110,13 @@ def sample_to_dir(
     return SampleResult(out, len(rows), pipe.model_hash, time.monotonic() - t0)
 
 
-def _stamper(model_dir, resolution: int, stamp: bool, durable: bool, store, ca):
-    """A provenance Stamper recording this generator, or None; refuses --durable below the mark's size."""
+def _stamper(model_dir, stamp: bool, durable: bool, store, ca):
+    """A provenance Stamper recording this generator, or None (--durable upscales small samples, see above)."""
     if durable and not stamp:
         raise InputError("--durable needs --stamp")
     if not stamp:
         return None
     from audit.provenance.assertions import ManifestOptions, read_generator
     from audit.provenance.stamp import Stamper
-    from audit.provenance.watermark import check_size
 
-    if durable:
-        check_size(resolution, resolution, f"{model_dir} samples")
     return Stamper(ca, options=ManifestOptions(generator=read_generator(model_dir)), durable=durable, store=store)

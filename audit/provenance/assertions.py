@@ -53,6 +53,7 @@ class ImageFacts:
     prompt: str | None = None
     seed: int | None = None
     verdict: Mapping[str, Any] | None = None  # from matches.parquet: verdict, match_path, score
+    edits: tuple[Mapping[str, Any], ...] = ()  # further c2pa actions after creation (e.g. c2pa.resized)
 
 
 def mime_type(path: str | Path) -> str:
@@ -207,7 +208,7 @@ def build_manifest(title: str, facts: ImageFacts, options: ManifestOptions, *, h
         "claim_generator_info": [{"name": "genaudit", "version": __version__}],
         "title": title,
         "assertions": [
-            {"label": "c2pa.actions.v2", "data": {"actions": [action]}},
+            {"label": "c2pa.actions.v2", "data": {"actions": [action, *map(dict, facts.edits)]}},
             {"label": AUDIT_LABEL, "data": audit},
             training_mining_assertion(options.training_mining, options.mining_label),
         ],

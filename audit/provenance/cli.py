@@ -135,3 +135,20 @@ def recover_cmd(
             typer.echo(f"  signed original: {r.signed_copy}")
     if not r.ok:
         raise SystemExit(1)
+
+
+@app.command("store-features")
+def store_features_cmd(
+    store: Optional[Path] = typer.Option(None, "--store", help="Manifest store dir (default: the local store)."),
+) -> None:
+    """Add local (ORB) features to store entries stamped before schema 2, so cropped copies can be recovered."""
+    from audit.provenance.store import ManifestStore
+
+    with ManifestStore(store, create=False) as s:
+        done, skipped = s.backfill_local_features()
+        typer.echo(f"{s.directory}: local features computed for {done} entr{'y' if done == 1 else 'ies'}; "
+                   f"{len(s) - done - len(skipped)} already had them")
+        for wm_id in skipped:
+            typer.echo(f"  - {wm_id}: stored signed copy missing or unreadable; skipped")
+    if skipped:
+        raise SystemExit(1)

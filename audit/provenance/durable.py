@@ -13,6 +13,7 @@ import numpy as np
 from audit.errors import ProvenanceError
 from audit.provenance import watermark as wm
 from audit.provenance.fingerprint import Fingerprint, fingerprint
+from audit.provenance.local_features import LocalFeatures, extract
 
 FINGERPRINT_ALG = "org.genaudit.phash-dhash.v1"
 _SAVE = {"image/png": ("PNG", {}), "image/jpeg": ("JPEG", {"quality": 95}), "image/webp": ("WEBP", {"lossless": True})}
@@ -28,6 +29,7 @@ class Prepared:
     readback_errors: int  # bit errors reading the mark back from `data` (0 expected; flat images may lose it)
     psnr: float
     assertions: tuple[dict, ...]
+    local: LocalFeatures  # ORB keypoints for crop-tolerant recovery (kept in the store, not in the manifest)
 
 
 def check_durable_size(path: Path) -> None:
@@ -35,6 +37,22 @@ def check_durable_size(path: Path) -> None:
 
     with Image.open(path) as img:
         wm.check_size(img.width, img.height, str(path))
+
+
+def upscale_for_mark(img, name: str = "<image>"):
+    """(image, c2pa.resized action or None): an image below the mark's minimum size, e.g. a 32 px generator
+    sample, is Lanczos-upscaled so its short side is wm.MIN_SIDE; the action records that it was."""
+    from PIL import Image
+
+    w, h = img.size
+    if min(w, h) >= wm.MIN_SIDE:
+        return img, None
+    s = wm.MIN_SIDE / min(w, h)
+    size = (max(wm.MIN_SIDE, round(w * s)), max(wm.MIN_SIDE, round(h * s)))
+    action = {"action": "c2pa.resized", "parameters": {
+        "description": f"{name}: upscaled {w}x{h} → {size[0]}x{size[1]} (Lanczos) to carry the durable watermark",
+        "from": [w, h], "to": list(size), "method": "lanczos"}}
+    return img.convert("RGB").resize(size, Image.Resampling.LANCZOS), action
 
 
 def soft_binding(alg: str, value: bytes) -> dict:
@@ -72,4 +90,4 @@ def prepare_durable(data: bytes, mime: str, name: str, store) -> Prepared:
     fp = fingerprint(decoded)
     fp_bytes = fp.phash.to_bytes(8, "big") + fp.dhash.to_bytes(8, "big")
     assertions = (soft_binding(wm.ALG, bytes.fromhex(wm_id)), soft_binding(FINGERPRINT_ALG, fp_bytes))
-    return Prepared(out, wm_id, w, h, fp, errors, float(wm.psnr(rgb, decoded)), assertions)
+    return Prepared(out, wm_id, w, h, fp, errors, float(wm.psnr(rgb, decoded)), assertions, extract(decoded))

@@ -3,8 +3,10 @@
 Order: read the watermark (at the image's size, then scaled back to each stamped size of the same
 aspect ratio, which undoes resizing); a checksum-valid id, or a word within MAX_BIT_ERRORS of a stored
 id's codeword, names the entry. Otherwise fall back to the nearest perceptual fingerprint in the
-store(s). The stored signed copy is then re-verified with c2pa, so a recovered manifest whose
-signature no longer validates (expired or untrusted signer, edited store file) says so.
+store(s), and then (crops defeat both) to ORB keypoints matched against the store's local features with
+RANSAC and an aligned pixel check (local_features.py). The stored signed copy is then re-verified with
+c2pa, so a recovered manifest whose signature no longer validates (expired or untrusted signer, edited
+store file) says so.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from audit.errors import InputError, ProvenanceError
+from audit.provenance import local_features as lf
 from audit.provenance import watermark as wm
 from audit.provenance.fingerprint import MAX_DISTANCE, MIN_SIMILARITY, fingerprint, similarity
 from audit.provenance.store import Entry, ManifestStore
@@ -29,7 +32,7 @@ class RecoveryResult:
 
     image: str
     recovered: bool
-    method: str | None  # "watermark" | "fingerprint" | None
+    method: str | None  # "watermark" | "fingerprint" | "local-features" | None
     wm_id: str | None
     store: str | None
     bit_errors: int | None  # of 64 watermark bits (0 = perfect read)
@@ -40,6 +43,10 @@ class RecoveryResult:
     reasons: tuple[str, ...]
     manifest: dict[str, Any] | None = None  # verify summary of the stored copy (audit, signer, history)
     pixel_similarity: float | None = None  # fingerprint route: grey 64×64 correlation with the stored copy
+    inliers: int | None = None  # local-features route: RANSAC inliers of the query → stored alignment
+    inlier_ratio: float | None = None  # inliers / ratio-test matches
+    aligned_ssim: float | None = None  # SSIM of the aligned query against the stored copy, over the overlap
+    overlap: float | None = None  # share of the stored image the query covers (≈ crop area)
 
     @property
     def ok(self) -> bool:
@@ -119,6 +126,30 @@ def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | N
     return None, nearest, best_sim
 
 
+def _load_signed(stores: list[ManifestStore]):
+    from audit.images import load_image
+
+    def load(wm_id: str) -> np.ndarray | None:
+        entry = _lookup(stores, wm_id)
+        if entry is None or not entry.signed_path.is_file():
+            return None
+        return np.asarray(load_image(entry.signed_path.read_bytes()).image, dtype=np.uint8)
+
+    return load
+
+
+def _match_local(stores: list[ManifestStore], rgb: np.ndarray, notes: list[str]):
+    """Crop-tolerant route; notes say when stored entries carry no local features to match against."""
+    stored = [item for s in stores for item in s.local_features()]
+    missing = sum(len(s.missing_local_features()) for s in stores)
+    if missing:
+        notes.append(f"{missing} stored image(s) have no local features (stamped before store schema 2): crop-tolerant "
+                     f"search skipped them; run `audit provenance store-features --store DIR`")
+    if not stored:
+        return None, None
+    return lf.match(rgb, stored, _load_signed(stores))
+
+
 def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None,), *,
                   ca: str | Path | None = None, trust: str | Path | None = None) -> RecoveryResult:
     """Find `image`'s original signed manifest in the store(s) and re-verify it."""
@@ -135,6 +166,7 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
         reads = _reads(rgb, sizes)
         entry, errors, notes = _match_watermark(opened, reads)
         method, distance, sim = ("watermark", None, None) if entry is not None else (None, None, None)
+        local = rejected = None
         if entry is None:
             entry, distance, sim = _match_fingerprint(opened, rgb)
             method = "fingerprint" if entry is not None else None
@@ -144,12 +176,21 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
                 notes.append(f"no stored watermark found ({len(reads)} read(s))")
             elif not reads:
                 notes.append(f"image is {rgb.shape[1]}x{rgb.shape[0]} px: too small to read a watermark")
+            if entry is None:
+                local, rejected = _match_local(opened, rgb, notes)
+                if local is not None:
+                    entry, method = _lookup(opened, local.wm_id), "local-features"
         if entry is None:
             tail = "" if distance is None else f"; nearest fingerprint is {distance}/128 bits away (limit {MAX_DISTANCE})"
             if sim is not None:
                 tail += f"; best pixel correlation among close fingerprints {sim:.3f} (needs {MIN_SIMILARITY})"
+            if rejected is not None:
+                tail += (f"; best local-feature candidate {rejected.wm_id}: {rejected.inliers} inliers, aligned SSIM "
+                         f"{rejected.ssim:.3f}, worst tile {rejected.tile_rms:.3f} (needs ≥ {lf.MIN_INLIERS}, ≥ "
+                         f"{lf.MIN_SSIM}, ≤ {lf.MAX_TILE_RMS})")
             return RecoveryResult(str(path), False, None, None, None, None, distance, "none", None, None,
-                                  tuple(notes) + (f"no stored image matches{tail}",), pixel_similarity=sim)
+                                  tuple(notes) + (f"no stored image matches{tail}",), pixel_similarity=sim,
+                                  inliers=None if rejected is None else rejected.inliers)
         with Verifier(ca, trust) as verifier:
             store_json = verifier.read_store(entry.signed_path.read_bytes(), entry.mime, str(entry.signed_path)) \
                 if entry.signed_path.is_file() else None
@@ -158,6 +199,12 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
         if method == "watermark":
             confidence = "high" if errors <= 4 else "medium"
             reasons.append(f"watermark {entry.wm_id} read with {errors}/64 bit errors")
+        elif method == "local-features":
+            confidence = "high" if local.inliers >= 5 * lf.MIN_INLIERS and local.ssim >= 0.9 else "medium"
+            reasons.append(f"local features: {local.inliers} RANSAC inliers of {local.matches} matches "
+                           f"(ratio {local.inlier_ratio:.2f}) onto stored image {entry.wm_id}, aligned SSIM "
+                           f"{local.ssim:.3f}, worst tile {local.tile_rms:.3f}; the image covers {local.overlap:.0%} "
+                           f"of it (cropped or padded)")
         else:
             confidence = "medium" if distance <= MAX_DISTANCE // 2 else "low"
             reasons.append(f"perceptual fingerprint {distance}/128 bits from stored image {entry.wm_id}, pixel "
@@ -168,8 +215,10 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
             reasons.append(f"stored manifest re-verified: {summary.state}")
         else:
             reasons.append(f"stored manifest NO LONGER VALIDATES ({summary.state}): " + "; ".join(summary.reasons))
+        extra = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
+                                          "aligned_ssim": round(local.ssim, 4), "overlap": round(local.overlap, 3)}
         return RecoveryResult(str(path), True, method, entry.wm_id, str(entry.store), errors, distance, confidence,
-                              summary.state, str(entry.signed_path), tuple(reasons), summary.to_dict(), sim)
+                              summary.state, str(entry.signed_path), tuple(reasons), summary.to_dict(), sim, **extra)
     finally:
         for s in opened:
             s.close()

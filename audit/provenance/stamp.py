@@ -147,7 +147,8 @@ class Stamper:
         with reader:
             manifest_json = json.loads(reader.json())
         self._store.add(prep.wm_id, signed, manifest_json, mime=mime, width=prep.width, height=prep.height,
-                        fp=prep.fingerprint, readback_errors=prep.readback_errors, psnr=prep.psnr, title=src.name)
+                        fp=prep.fingerprint, readback_errors=prep.readback_errors, psnr=prep.psnr, title=src.name,
+                        local=prep.local)
         with atomic_path(dst, suffix=dst.suffix) as tmp:
             tmp.write_bytes(signed)
         return StampResult(src, dst, had, None if facts.verdict is None else facts.verdict.get("verdict"),

@@ -4,6 +4,10 @@ and by perceptual fingerprint once the image in the wild has lost its manifest.
 Layout: DIR/store.sqlite (one row per id, written in a transaction after the files are in place),
 DIR/signed/<id><ext> (the signed image: c2pa re-verifies the manifest against it), DIR/manifests/<id>.json
 (the manifest store as c2pa read it at stamping time, for people and other tools), DIR/meta.json.
+
+Schema 2 adds `local_features` (ORB keypoints + descriptors per entry, for crop-tolerant recovery).
+A schema-1 store is migrated in place on open (the table is added, old rows keep no features: recovery
+says so, and `audit provenance store-features` computes them from the stored signed copies).
 """
 
 from __future__ import annotations
@@ -13,16 +17,19 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from audit import config
 from audit.atomic import atomic_path
 from audit.errors import ArtefactError, RegistryError
 from audit.provenance.fingerprint import Fingerprint, from_signed, to_signed
 
+if TYPE_CHECKING:
+    from audit.provenance.local_features import LocalFeatures
+
 DEFAULT_STORE_DIR = config.CACHE_DIR / "manifest-store"
 DB_NAME = "store.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -30,6 +37,9 @@ CREATE TABLE IF NOT EXISTS entries (
     mime TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, phash INTEGER NOT NULL,
     dhash INTEGER NOT NULL, readback_errors INTEGER, psnr REAL, title TEXT, created REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS entries_size ON entries(width, height);
+CREATE TABLE IF NOT EXISTS local_features (
+    wm_id TEXT PRIMARY KEY REFERENCES entries(wm_id), alg TEXT NOT NULL, work_width INTEGER NOT NULL,
+    work_height INTEGER NOT NULL, keypoints BLOB NOT NULL, descriptors BLOB NOT NULL);
 """
 
 
@@ -72,13 +82,13 @@ class ManifestStore:
             self.directory.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(db, timeout=30)
-            with self._db:
-                self._db.executescript(_SCHEMA)
-                version = self._db.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                elif version > SCHEMA_VERSION:
-                    raise RegistryError(f"{db}: made by a newer genaudit (schema {version})", "upgrade genaudit")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self._db.close()
+                raise RegistryError(f"{db}: made by a newer genaudit (schema {version})", "upgrade genaudit")
+            if version < SCHEMA_VERSION:  # new store, or schema 1 → 2: tables are only added, rows kept
+                self._db.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+            self.migrated_from = version if 0 < version < SCHEMA_VERSION else None
         except sqlite3.DatabaseError as exc:
             raise RegistryError(f"{db}: not a usable SQLite store ({exc})", "restore it or use another --store") from None
         if not (self.directory / "meta.json").is_file():
@@ -99,7 +109,8 @@ class ManifestStore:
         return self._db.execute("SELECT 1 FROM entries WHERE wm_id = ?", (wm_id,)).fetchone() is not None
 
     def add(self, wm_id: str, signed: bytes, manifest_json: dict, *, mime: str, width: int, height: int,
-            fp: Fingerprint, readback_errors: int | None, psnr: float | None, title: str | None) -> Entry:
+            fp: Fingerprint, readback_errors: int | None, psnr: float | None, title: str | None,
+            local: LocalFeatures | None = None) -> Entry:
         """Files first (temp then rename), then the row in one transaction: a crash leaves no dangling row."""
         from audit.meta import sha256_bytes
         from audit.provenance.assertions import MIME_TYPES
@@ -116,7 +127,37 @@ class ManifestStore:
                to_signed(fp.dhash), readback_errors, psnr, title, time.time())
         with self._db:
             self._db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+            if local is not None:
+                self._put_local(wm_id, local)
         return self.get(wm_id)
+
+    def _put_local(self, wm_id: str, local: LocalFeatures) -> None:
+        from audit.provenance.local_features import ALG
+
+        self._db.execute("INSERT OR REPLACE INTO local_features VALUES (?,?,?,?,?,?)",
+                         (wm_id, ALG, local.width, local.height, *local.to_blobs()))
+
+    def set_local_features(self, wm_id: str, local: LocalFeatures) -> None:
+        """Store (or replace) one entry's local features in its own transaction."""
+        with self._db:
+            self._put_local(wm_id, local)
+
+    def local_features(self) -> Iterator[tuple[str, LocalFeatures]]:
+        """(wm_id, features) of every entry whose features were made with the current detector settings."""
+        from audit.provenance.local_features import ALG, LocalFeatures
+
+        rows = self._db.execute("SELECT wm_id, work_width, work_height, keypoints, descriptors FROM local_features "
+                                "WHERE alg = ?", (ALG,))
+        for wm_id, w, h, kps, desc in rows:
+            yield wm_id, LocalFeatures.from_blobs(w, h, kps, desc)
+
+    def missing_local_features(self) -> list[str]:
+        """Entries without current local features (stamped before schema 2, or with older detector settings)."""
+        from audit.provenance.local_features import ALG
+
+        return [r[0] for r in self._db.execute(
+            "SELECT wm_id FROM entries WHERE wm_id NOT IN (SELECT wm_id FROM local_features WHERE alg = ?) "
+            "ORDER BY wm_id", (ALG,))]
 
     def _entry(self, row) -> Entry:
         return Entry(self.directory, row[0], row[1], row[2], row[3], row[4], row[5], row[6],
@@ -132,6 +173,28 @@ class ManifestStore:
     def entries(self) -> Iterator[Entry]:
         for row in self._db.execute(f"SELECT {self._COLS} FROM entries"):
             yield self._entry(row)
+
+    def backfill_local_features(self) -> tuple[int, list[str]]:
+        """Compute missing local features from the stored signed copies (same pixels as at stamping time).
+        Returns (entries filled, entries skipped because their signed copy is missing or unreadable)."""
+        import numpy as np
+
+        from audit.errors import ImageError
+        from audit.images import load_image
+        from audit.progress import track
+        from audit.provenance.local_features import extract
+
+        todo, skipped, done = self.missing_local_features(), [], 0
+        for wm_id in track(todo, desc="local features", total=len(todo), unit="img"):
+            entry = self.get(wm_id)
+            try:
+                rgb = np.asarray(load_image(entry.signed_path.read_bytes()).image, dtype=np.uint8)
+            except (OSError, ImageError):
+                skipped.append(wm_id)
+                continue
+            self.set_local_features(wm_id, extract(rgb))
+            done += 1
+        return done, skipped
 
     def sizes(self) -> list[tuple[int, int]]:
         """Distinct stamped sizes: a resized query is scaled back to these before reading the mark."""
