@@ -59,7 +59,7 @@ def sample_cmd(
     resolution: Optional[int] = typer.Option(None, "--resolution", help="Must equal the trained resolution."),
     device: str = typer.Option("cpu", "--device"),
     stamp: bool = typer.Option(False, "--stamp", help="C2PA-sign each sample (generator, prompt, seed)."),
-    durable: bool = typer.Option(False, "--durable", help="With --stamp: add a watermark id + manifest store entry."),
+    durable: bool = typer.Option(False, "--durable", help="With --stamp: add a watermark id + manifest store entry (samples under 256 px are upscaled first, recorded as c2pa.resized)."),
     store: Optional[Path] = typer.Option(None, "--store", help="Manifest store dir for --durable."),
     ca: Optional[Path] = typer.Option(None, "--ca", help="CA dir for --stamp (default: local test CA)."),
 ) -> None:
