@@ -153,3 +153,19 @@ def test_unusable_sources_exit_2(tmp_path: Path, capsys, setup, expected) -> Non
     assert expected in err and "Traceback" not in err
     assert main(["dataset", "ingest", str(tmp_path / "missing"), "--out", str(tmp_path / "ds")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_undecodable_image_with_phash_tombstones_is_skipped_not_fatal(tmp_path: Path) -> None:
+    """With perceptual tombstones loaded, a corrupt file must be recorded as a skip like without them."""
+    from audit.removal.store import connect
+
+    db = tmp_path / "requests.db"
+    conn = connect(db)
+    with conn:
+        conn.execute("INSERT INTO tombstones VALUES (?, ?, ?, ?)", ("0" * 64, "ffffffffffffffff", 1, 0))
+    conn.close()
+    out = tmp_path / "ds"
+    assert main(["dataset", "ingest", str(DATA / "bad"), "--out", str(out), "--tombstones", str(db)]) == 0
+    skipped = {s["file"]: s["reason"] for s in _meta(out)["skipped"]}
+    assert "corrupt" in skipped["corrupt.png"] and "erased" not in skipped["corrupt.png"]
+    assert "good.png" in set(read_manifest(out)["original_path"])

@@ -14,7 +14,7 @@ def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> No
     assert main(["demo", "--out", str(out)]) == 0
     summary = (out / "summary.md").read_text()
     for section in ("Training-set index", "Sample searches", "Self-query check", "Reference generator samples",
-                    "Memorisation scan", "C2PA Content Credentials", "Opt-out check", "Dataset card",
+                    "Memorisation scan", "C2PA Content Credentials", "Opt-out check", "Dataset card", "Durable credentials",
                     "GDPR erasure request"):
         assert section in summary, section
     assert "score 1.000000" in summary  # an indexed image finds itself exactly
@@ -26,6 +26,9 @@ def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> No
     assert "{'Trusted': 10}" in summary
     assert (out / "optout-matches.parquet").is_file()
     assert (out / "card" / "card.html").is_file()
+    # Durable: the JPEG re-encode lost its manifest, the watermark brought the signed one back, still Trusted.
+    assert "the file's own manifest: NoManifest" in summary
+    assert "recovered=True by watermark" in summary and "stored manifest Trusted" in summary
     # GDPR: the subject's resized JPEG is located, erased, and then refused as a re-ingest; the generator is listed.
     assert "confirmed `ref_hopper`" in summary and "state `index_rebuilt`" in summary
     assert "re-ingesting the photo is refused: perceptual hash" in summary

@@ -98,9 +98,9 @@ def _registry(tmp_path, manifest: pd.DataFrame) -> Path:
 
 
 def test_optout_check_equals_single_machine(spark, dataset, tmp_path):
+    from audit.cli import main
     from audit.optout.apply import run_check
     from audit.records import read_manifest, write_manifest
-    from audit.cli import main
     from audit.scale.optout import check
 
     base = read_manifest(dataset)
@@ -220,3 +220,114 @@ def test_hash_webdataset_tars_equals_ingest(spark, shards, dataset, tmp_path):
     for col in ("sha256", "phash", "url", "caption"):
         assert list(got[col]) == list(want[col].astype(str)), col
     assert got["original_path"].str.contains(".tar::").all()
+
+
+@pytest.fixture(scope="session")
+def erased_shards(shards, tmp_path_factory):
+    """The img2dataset shards plus byte-identical copies, and a real removal DB in which one image was erased.
+
+    000000010 (folder 00000) copies 000000001 (folder 00001): ingest walks paths in order, so it keeps 000000010.
+    000000012 copies 000000004, which a real erase (locate → confirm → erase on a real index) tombstoned: the
+    erasure wins over the dedupe for both. Returns (shards folder, requests.db)."""
+    from audit.dataset.ingest import ingest
+    from audit.index import build_index
+    from audit.records import read_manifest
+    from audit.removal import (
+        confirm_hits,
+        connect,
+        create_request,
+        erase,
+        locate,
+        transition,
+    )
+
+    tmp = tmp_path_factory.mktemp("erased")
+    root = tmp / "i2d"
+    shutil.copytree(shards, root)
+    for src, folder, key in (("00001/000000001", "00000", "000000010"), ("00000/000000004", "00001", "000000012")):
+        img = next((root / src).parent.glob(Path(src).name + ".*"))
+        shutil.copy(img, root / folder / f"{key}{img.suffix}")
+        shard = root / f"{folder}.parquet"
+        rows = pd.read_parquet(shard)
+        extra = pd.DataFrame([{"key": key, "url": f"https://mirror.example.net/{key}{img.suffix}",
+                               "caption": f"copy {key}", "status": "success"}])
+        pd.concat([rows, extra], ignore_index=True).to_parquet(shard, index=False)
+    ds = tmp / "ds"
+    ingest(shards, ds, max_side=64)
+    idx = build_index(ds, tmp / "idx", model=MODEL)
+    conn = connect(tmp / "requests.db")
+    r = create_request(conn, "Data Subject", "subject@example.org")
+    transition(conn, r.id, "verified")
+    url = read_manifest(ds).set_index("key").loc["000000004", "url"]
+    locate(conn, r.id, idx, url=url)
+    confirm_hits(conn, r.id, ["000000004"])
+    assert erase(conn, r.id, idx).keys == ("000000004",)
+    conn.close()
+    return root, tmp / "requests.db"
+
+
+def _skips(df: pd.DataFrame) -> set[tuple[str, str]]:
+    return {(k, r) for k, r in zip(df["key"], df["skipped"]) if isinstance(r, str)}
+
+
+def test_hash_skips_duplicates_and_tombstones_like_ingest(spark, erased_shards, tmp_path, capsys, monkeypatch):
+    import json
+
+    from audit.cli import main
+    from audit.dataset.ingest import ingest
+    from audit.records import read_manifest
+    from audit.scale.images import hash_shards
+
+    root, db = erased_shards
+    monkeypatch.delenv("GENAUDIT_REMOVAL_DB", raising=False)
+    ingest(root, tmp_path / "ds", max_side=64, tombstones=db)
+    want = read_manifest(tmp_path / "ds").sort_values("key").reset_index(drop=True)
+    meta = json.loads((tmp_path / "ds" / "meta.json").read_text())
+    want_skips = {(Path(s["file"]).stem, s["reason"]) for s in meta["skipped"]
+                  if s["reason"].startswith(("exact duplicate", "erased on request"))}
+    erased = {"000000004", "000000012"}
+    assert {k for k, r in want_skips if r.startswith("erased on request (perceptual hash within")} == erased
+    assert ("000000001", "exact duplicate of 000000010") in want_skips and len(want_skips) == 3
+
+    assert main(["scale", "hash", str(root), "--out", str(tmp_path / "hashed"), "--max-side", "64",
+                 "--tombstones", str(db)]) == 0
+    assert "hashed 8 rows, 1 not hashed (see the error column); skipped 1 exact duplicates, 2 erased on request" \
+        in capsys.readouterr().out
+    got = pd.read_parquet(tmp_path / "hashed").sort_values("key").reset_index(drop=True)
+    assert _skips(got) == want_skips
+    kept = got[got["error"].isna() & got["skipped"].isna()].reset_index(drop=True)
+    assert list(kept["key"]) == list(want["key"]) and len(kept) == 7
+    for col in ("sha256", "phash", "url", "caption"):
+        assert list(kept[col]) == list(want[col].astype(str)), col
+    gone = got[got["key"].isin(erased)]
+    assert gone["url"].isna().all() and gone["caption"].isna().all() and gone["sha256"].isna().all()
+    run_meta = json.loads((tmp_path / "hashed.meta.json").read_text())
+    assert run_meta["erased"] == 2 and run_meta["duplicates"] == 1 and run_meta["tombstones"] == str(db)
+    assert main(["scale", "hash", str(root), "--out", str(tmp_path / "h2"), "--tombstones", str(tmp_path / "nope.db")]) == 2
+    assert "removal database" in capsys.readouterr().err and not (tmp_path / "h2").exists()
+
+    # $GENAUDIT_REMOVAL_DB is honoured like ingest's; --keep-duplicates keeps the copy, the erasure still wins
+    monkeypatch.setenv("GENAUDIT_REMOVAL_DB", str(db))
+    keep = hash_shards(spark, root, max_side=64, keep_duplicates=True).toPandas()
+    assert _skips(keep) == {(k, r) for k, r in want_skips if k in erased}
+    # no tombstones at all: the erased images and their copy come back, and the copy is a duplicate again
+    monkeypatch.delenv("GENAUDIT_REMOVAL_DB")
+    plain = hash_shards(spark, root, max_side=64).toPandas()
+    assert _skips(plain) == {("000000001", "exact duplicate of 000000010"), ("000000012", "exact duplicate of 000000004")}
+
+
+def test_hash_image_applies_the_tombstone_rule_of_removal(tmp_path):
+    """Executors call the same `Tombstones.reason` as `Tombstones.check` (ingest): sha256 first, then pHash."""
+    from audit.images import load_rgb
+    from audit.meta import sha256_file
+    from audit.removal.tombstones import Tombstones, phash_of
+    from audit.scale.images import hash_image
+
+    img = IMAGES / "astronaut.jpg"
+    ph = int(phash_of(load_rgb(img)), 16)
+    for t, why in ((Tombstones({sha256_file(img): 7}, ()), "sha256 erased under request #7"),
+                   (Tombstones({}, ((ph ^ 0b111, 3), (ph ^ 0xFF00, 2))), "perceptual hash within 3 bits of an image erased under request #3")):
+        assert t.check(img) == why
+        assert hash_image(img, 64, "jpeg", t) == {"skipped": f"erased on request ({why})", "url": None, "caption": None}
+    far = Tombstones({"0" * 64: 1}, ((ph ^ 0b11111, 4),))
+    assert far.check(img) is None and hash_image(img, 64, "jpeg", far)["sha256"] == hash_image(img, 64, "jpeg")["sha256"]

@@ -227,7 +227,11 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
         for f, r in skipped:
             w.skip(f, r)
         for it in track(items, "ingest", unit="img"):
-            if erased is not None and (why := erased.check(it.path, hashes[it.rel])):
+            try:
+                why = erased.check(it.path, hashes[it.rel]) if erased is not None else None
+            except ImageError:  # undecodable, so no pHash to compare: load_image below records why it is skipped
+                why = None
+            if why:
                 w.skip(it.rel, f"erased on request ({why})")
                 continue
             if (kept := w.duplicate_of(hashes[it.rel])) is not None:

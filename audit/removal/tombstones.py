@@ -48,15 +48,24 @@ class Tombstones:
             raise InputError(f"{path} does not exist", "pass an image file or a sha256")
         from audit.meta import sha256_file
 
-        rid = self.by_sha.get((sha256 or sha256_file(path)).lower())
+        why = self.reason(sha256 or sha256_file(path))
+        if why is not None or not self.phashes:
+            return why
+        from audit.images import load_rgb
+
+        return self.reason(None, phash_of(load_rgb(path)))
+
+    def reason(self, sha256: str | None, phash: str | int | None = None) -> str | None:
+        """The rule itself, on hashes already computed (sha256 of the source bytes, `phash_of` the decoded image):
+        exact sha256, else pHash within `max_distance`. Pure, so Spark executors apply it to broadcast tombstones."""
+        rid = self.by_sha.get(sha256.lower()) if sha256 else None
         if rid is not None:
             return f"sha256 erased under request #{rid}"
-        if not self.phashes:
+        if phash is None or phash == "" or not self.phashes:
             return None
-        from audit.images import load_rgb
         from audit.index.hashes import hamming
 
-        ph = int(phash_of(load_rgb(path)), 16)
+        ph = phash if isinstance(phash, int) else int(str(phash), 16)
         best = min(((hamming(v, ph), r) for v, r in self.phashes), default=None)
         if best is not None and best[0] <= self.max_distance:
             return f"perceptual hash within {best[0]} bits of an image erased under request #{best[1]}"

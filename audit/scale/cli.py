@@ -23,16 +23,17 @@ def _spark(master: str, partitions: int, name: str):
 def hash_(src: Path = typer.Argument(..., help="img2dataset folder (NNNNN.parquet + NNNNN/<key>.<ext>) or folder of webdataset .tar"),
           out: Path = typer.Option(..., help="output parquet folder (one part file per partition)"),
           max_side: int = typer.Option(512, help="same as `audit dataset ingest --max-side`"),
+          keep_duplicates: bool = typer.Option(False, help="same as `audit dataset ingest --keep-duplicates`"),
+          tombstones: Optional[Path] = typer.Option(None, "--tombstones", envvar="GENAUDIT_REMOVAL_DB",
+                                                    help="removal requests.db: refuse images erased on request"),
           master: str = MasterOpt, shuffle_partitions: int = PartsOpt) -> None:
-    """sha256 + pHash of every shard row's image, computed exactly as `audit dataset ingest` stores it."""
-    from audit.scale.images import hash_shards
+    """sha256 + pHash of every shard row's image as `audit dataset ingest` stores it; duplicates and erased images skipped."""
+    from audit.scale.images import write_hashes
 
-    spark = _spark(master, shuffle_partitions, "hash")
-    df = hash_shards(spark, src, max_side=max_side)
-    df.write.mode("overwrite").parquet(str(out))
-    res = spark.read.parquet(str(out))
-    total, bad = res.count(), res.filter("error is not null").count()
-    typer.echo(f"hashed {total - bad} rows, {bad} not hashed (see the error column) -> {out}")
+    c = write_hashes(_spark(master, shuffle_partitions, "hash"), src, out, max_side=max_side, tombstones=tombstones,
+                     keep_duplicates=keep_duplicates)
+    typer.echo(f"hashed {c['hashed']} rows, {c['errors']} not hashed (see the error column); skipped "
+               f"{c['duplicates']} exact duplicates, {c['erased']} erased on request (see the skipped column) -> {out}")
 
 
 @app.command("export-registry")
