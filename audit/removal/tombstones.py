@@ -37,6 +37,13 @@ class Tombstones:
     phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
     max_distance: int = TOMBSTONE_PHASH_DISTANCE
 
+    def __post_init__(self) -> None:
+        # One vectorised popcount over all tombstones per image instead of a Python loop over them.
+        import numpy as np
+
+        object.__setattr__(self, "_codes", np.array([v & 0xFFFF_FFFF_FFFF_FFFF for v, _ in self.phashes], dtype=np.uint64))
+        object.__setattr__(self, "_rids", np.array([r for _, r in self.phashes], dtype=np.int64))
+
     def check(self, path_or_sha: str | Path, sha256: str | None = None) -> str | None:
         """Why this image (file, or bare sha256 hex) must not come back, or None."""
         s = str(path_or_sha)
@@ -63,12 +70,13 @@ class Tombstones:
             return f"sha256 erased under request #{rid}"
         if phash is None or phash == "" or not self.phashes:
             return None
-        from audit.index.hashes import hamming
+        from audit.index.hamming import hash_distance
 
         ph = phash if isinstance(phash, int) else int(str(phash), 16)
-        best = min(((hamming(v, ph), r) for v, r in self.phashes), default=None)
-        if best is not None and best[0] <= self.max_distance:
-            return f"perceptual hash within {best[0]} bits of an image erased under request #{best[1]}"
+        dist = hash_distance(self._codes, ph & 0xFFFF_FFFF_FFFF_FFFF)
+        i = int(dist.argmin())
+        if dist[i] <= self.max_distance:
+            return f"perceptual hash within {int(dist[i])} bits of an image erased under request #{int(self._rids[i])}"
         return None
 
 
