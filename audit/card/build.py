@@ -306,7 +306,7 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
         concepts, note = _concepts(index_dir, prompt_groups)
 
     return DatasetCard(
-        title=title or (dataset_dir.name if src != index_dir else f"{dataset_dir.name} (index {index_dir.name})"),
+        title=title or (dataset_dir.name if src != index_dir else f"{dataset_dir.name} (read through its index {index_dir.name}/)"),
         input=str(src), input_kind="index" if src == index_dir else "manifest",
         dataset_dir=str(dataset_dir), index_dir=str(index_dir) if index_dir else None, rows=n,
         columns=[str(c) for c in df.columns], manifest_hash=manifest_hash(df), keys=keys,
