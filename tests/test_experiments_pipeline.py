@@ -61,6 +61,7 @@ def test_optout_runs_both_arms_and_records_exclusion(tmp_path):
     for col in ("copy_rate", "artist_match_rate"):
         assert table[col].between(0, 1).all()
     assert table["median_best_clip_cosine"].between(-1, 1).all()
+    assert table["median_best_ssim"].between(-1, 1).all() and (table["median_best_rms"] >= 0).all()
     summary = json.loads((out / "summary.json").read_text())
     works = summary["works"]
     man = read_manifest(out / "dataset").set_index("key")
@@ -97,9 +98,11 @@ def test_erasure_runs_before_and_after(tmp_path, capsys):
     works = pick_real_items(config.REFERENCE_DIR, 2, 0, author=ARTIST)
     ds = build_experiment_set(tmp_path / "ds", works, 12, 0, config.REFERENCE_DIR)
     keys = sorted(works["key"].astype(str))
+    kept = sorted(set(read_manifest(ds)["key"].astype(str)) - set(keys))[0]  # a synthetic item nobody erases
     prompts = [str(c).strip() for c in works["caption"]]
     out = tmp_path / "erase"
     argv = ["experiments", "erasure", "--dataset", str(ds), "--keys", keys[0], "--keys", keys[1],
+            "--duplicate", f"{keys[0]}=3", "--duplicate", f"{kept}=2",
             "--prompt", prompts[0], "--prompt", prompts[1], "--out", str(out), "--steps", "4", "--batch", "4",
             "--n", "2", "--sample-steps", "2", "--preset", "tiny", "--baseline-sample", "4"]
     assert main(argv) == 0
@@ -117,8 +120,15 @@ def test_erasure_runs_before_and_after(tmp_path, capsys):
     assert after["excluded_keys"] == keys and after["exclude_keys"] == keys and before["excluded_keys"] == []
     assert after["items"] == before["items"] - 2 == 12
     assert "--exclude-key" in after["train_command"]
+    # "before" sees the erased item ×3 (a photo copied across the web); "after" keeps only the kept item's factor
+    assert before["duplication"] == {keys[0]: 3, kept: 2} and after["duplication"] == {kept: 2}
+    assert f"--duplicate {keys[0]}=3" in before["train_command"]
+    assert f"--duplicate {keys[0]}=" not in after["train_command"] and f"--duplicate {kept}=2" in after["train_command"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["keys"] == keys and summary["arms"]["after"]["excluded_keys"] == keys
+    assert summary["duplicates"] == {"before": {keys[0]: 3, kept: 2}, "after": {kept: 2}}
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["duplicates"] == summary["duplicates"] and meta["settings"]["duplicates"] == {keys[0]: 3, kept: 2}
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
     rc = main(["experiments", "erasure", "--dataset", str(ds), "--keys", f"{keys[0]},no_such_key",
@@ -127,3 +137,11 @@ def test_erasure_runs_before_and_after(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error:") and "no_such_key" in err and "Traceback" not in err
     assert not (tmp_path / "bad" / "before").exists()
+
+    for spec, needle in (("no_such_key=3", "no_such_key"), (f"{keys[0]}=0", "at least 1"), (keys[0], "KEY=N")):
+        rc = main(["experiments", "erasure", "--dataset", str(ds), "--keys", keys[0], "--duplicate", spec,
+                   "--prompt", prompts[0], "--out", str(tmp_path / "bad2"), "--steps", "1"])
+        assert rc == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and needle in err and "Traceback" not in err, err
+        assert not (tmp_path / "bad2" / "before").exists()

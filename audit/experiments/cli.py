@@ -81,6 +81,9 @@ def erasure_cmd(
     dataset: Path = typer.Option(..., "--dataset", help="Dataset dir the generators are trained on."),
     keys: List[str] = typer.Option(..., "--keys", help="Key of an item to erase (repeatable, or comma-separated)."),
     prompt: List[str] = typer.Option(..., "--prompt", help="Prompt to sample, e.g. the subject's caption (repeatable)."),
+    duplicate: List[str] = typer.Option([], "--duplicate",
+                                        help="KEY=N: show item KEY N times per epoch (repeatable); erased keys "
+                                             "are duplicated in 'before' only."),
     out: Path = typer.Option(..., "--out", help="Experiment dir."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per generator."),
     minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget per generator."),
@@ -94,11 +97,12 @@ def erasure_cmd(
 ) -> None:
     """Train before/after erasing items by key (exclude-key); do the prompts still bring the items back?"""
     from audit.experiments.erasure import ErasureSettings, run_erasure
+    from audit.generate.data import parse_duplicates
 
     key_list = tuple(k.strip() for spec in keys for k in spec.split(",") if k.strip())
     summary = run_erasure(ErasureSettings(
-        dataset=str(dataset), keys=key_list, prompts=tuple(prompt), out=str(out), steps=steps, minutes=minutes,
-        seed=seed, n=n, sample_steps=sample_steps, preset=preset, batch=batch, clip=clip,
-        baseline_sample=baseline_sample))
+        dataset=str(dataset), keys=key_list, prompts=tuple(prompt), duplicates=parse_duplicates(duplicate),
+        out=str(out), steps=steps, minutes=minutes, seed=seed, n=n, sample_steps=sample_steps, preset=preset,
+        batch=batch, clip=clip, baseline_sample=baseline_sample))
     _table(summary["results"])
     typer.echo(f"{out}: report.html, results.parquet")

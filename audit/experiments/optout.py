@@ -38,14 +38,16 @@ class OptoutSettings(RunSettings):
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     """One row per arm: copy rate, flagged rate, closeness (best RMS per work, CLIP cosine) to the works."""
-    best = df.groupby(["arm", "item_key"]).agg(best_rms=("rms", "min"), best_clip=("clip_cosine", "max"))
+    best = df.groupby(["arm", "item_key"]).agg(best_rms=("rms", "min"), best_ssim=("ssim", "max"),
+                                               best_clip=("clip_cosine", "max"))
     per_item = best.groupby("arm").agg(works=("best_rms", "size"), median_best_rms=("best_rms", "median"),
+                                       median_best_ssim=("best_ssim", "median"),
                                        median_best_clip_cosine=("best_clip", "median"))
     per_sample = df.groupby("arm").agg(samples=("path", "size"), copy_rate=("copy_of_item", "mean"),
                                        artist_match_rate=("artist_match", "mean"),
                                        mean_clip_cosine=("clip_cosine", "mean"), mean_scan_score=("score", "mean"))
     out = per_item.join(per_sample).reindex(list(ARMS)).reset_index()
-    return out[["arm", "works", "samples", "copy_rate", "artist_match_rate", "median_best_rms",
+    return out[["arm", "works", "samples", "copy_rate", "artist_match_rate", "median_best_rms", "median_best_ssim",
                 "median_best_clip_cosine", "mean_clip_cosine", "mean_scan_score"]]
 
 
@@ -105,6 +107,7 @@ def render(table: pd.DataFrame, summary: dict) -> str:
     arms = list(table["arm"])
     plots = [measure.plot_png_b64(arms, {"copy rate": table["copy_rate"],
                                          "flagged as the artist's work": table["artist_match_rate"],
+                                         "median best SSIM": table["median_best_ssim"],
                                          "median best CLIP cosine": table["median_best_clip_cosine"],
                                          "median best RMS (0 = identical)": table["median_best_rms"]},
                                   xlabel="generator", ylabel="value", title=f"Opt-out of {summary['artist']}",
