@@ -11,6 +11,17 @@ from audit import config
 
 app = typer.Typer(no_args_is_help=True, help="Controlled experiments on the reference generator.")
 
+# Options every experiment shares (the RunSettings budget); one definition so their help and defaults agree.
+STEPS = typer.Option(None, "--steps", help="Training steps per generator.")
+MINUTES = typer.Option(None, "--minutes", help="Training wall-time budget per generator.")
+SEED = typer.Option(0, "--seed", help="Seed for the training set choice, training and sampling.")
+SAMPLE_STEPS = typer.Option(25, "--sample-steps", help="DDIM steps when sampling.")
+PRESET = typer.Option("small", "--preset", help="Generator architecture: small or tiny.")
+BATCH = typer.Option(32, "--batch", help="Training batch size.")
+CLIP = typer.Option(None, "--clip", help="Text encoder (default: shipped tiny CLIP).")
+BASELINE_SAMPLE = typer.Option(50, "--baseline-sample", help="Training pairs for the scan's baseline.")
+
+
 
 def _table(rows: list[dict]) -> None:
     import pandas as pd
@@ -23,17 +34,17 @@ def duplication_cmd(
     out: Path = typer.Option(..., "--out", help="Experiment dir (dataset, model, index, samples, scan, report)."),
     levels: str = typer.Option("1,10,100", "--levels", help="Duplication factors, comma-separated."),
     items: int = typer.Option(3, "--items", help="Real items per level (each level has its own)."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps."),
-    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget."),
-    seed: int = typer.Option(0, "--seed"),
+    steps: Optional[int] = STEPS,
+    minutes: Optional[float] = MINUTES,
+    seed: int = SEED,
     base_dataset: Path = typer.Option(config.REFERENCE_DIR, "--base-dataset", help="Where the real items come from."),
     synthetic: int = typer.Option(300, "--synthetic", help="Synthetic shape images in the training set."),
     n: int = typer.Option(4, "--n", help="Samples per caption."),
-    sample_steps: int = typer.Option(25, "--sample-steps", help="DDIM steps when sampling."),
-    preset: str = typer.Option("small", "--preset", help="Generator architecture: small or tiny."),
-    batch: int = typer.Option(32, "--batch", help="Training batch size."),
-    clip: Optional[str] = typer.Option(None, "--clip", help="Text encoder (default: shipped tiny CLIP)."),
-    baseline_sample: int = typer.Option(50, "--baseline-sample", help="Training pairs for the scan's baseline."),
+    sample_steps: int = SAMPLE_STEPS,
+    preset: str = PRESET,
+    batch: int = BATCH,
+    clip: Optional[str] = CLIP,
+    baseline_sample: int = BASELINE_SAMPLE,
 ) -> None:
     """Train ONE generator with items duplicated ×L per level; memorisation rate per level."""
     from audit.experiments.duplication import DuplicationSettings, parse_levels, run_duplication
@@ -50,20 +61,20 @@ def duplication_cmd(
 def optout_cmd(
     artist: str = typer.Option(..., "--artist", help="Author name as in the manifest."),
     out: Path = typer.Option(..., "--out", help="Experiment dir."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per generator."),
-    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget per generator."),
-    seed: int = typer.Option(0, "--seed"),
+    steps: Optional[int] = STEPS,
+    minutes: Optional[float] = MINUTES,
+    seed: int = SEED,
     base_dataset: Path = typer.Option(config.REFERENCE_DIR, "--base-dataset", help="Where the works come from."),
     works: int = typer.Option(4, "--works", help="How many of the artist's works to use."),
     others: int = typer.Option(4, "--others", help="Real items by other authors in the training set."),
     synthetic: int = typer.Option(300, "--synthetic", help="Synthetic shape images in the training set."),
     duplicate: int = typer.Option(10, "--duplicate", help="Duplication of the works in the with-artist model."),
     n: int = typer.Option(4, "--n", help="Samples per caption."),
-    sample_steps: int = typer.Option(25, "--sample-steps"),
-    preset: str = typer.Option("small", "--preset"),
-    batch: int = typer.Option(32, "--batch", help="Training batch size."),
-    clip: Optional[str] = typer.Option(None, "--clip"),
-    baseline_sample: int = typer.Option(50, "--baseline-sample"),
+    sample_steps: int = SAMPLE_STEPS,
+    preset: str = PRESET,
+    batch: int = BATCH,
+    clip: Optional[str] = CLIP,
+    baseline_sample: int = BASELINE_SAMPLE,
 ) -> None:
     """Train with and without an artist's works (exclude-author); how close generations come to the works."""
     from audit.experiments.optout import OptoutSettings, run_optout
@@ -85,15 +96,15 @@ def erasure_cmd(
                                         help="KEY=N: show item KEY N times per epoch (repeatable); erased keys "
                                              "are duplicated in 'before' only."),
     out: Path = typer.Option(..., "--out", help="Experiment dir."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Training steps per generator."),
-    minutes: Optional[float] = typer.Option(None, "--minutes", help="Training wall-time budget per generator."),
-    seed: int = typer.Option(0, "--seed"),
+    steps: Optional[int] = STEPS,
+    minutes: Optional[float] = MINUTES,
+    seed: int = SEED,
     n: int = typer.Option(4, "--n", help="Samples per prompt."),
-    sample_steps: int = typer.Option(25, "--sample-steps"),
-    preset: str = typer.Option("small", "--preset"),
-    batch: int = typer.Option(32, "--batch", help="Training batch size."),
-    clip: Optional[str] = typer.Option(None, "--clip"),
-    baseline_sample: int = typer.Option(50, "--baseline-sample"),
+    sample_steps: int = SAMPLE_STEPS,
+    preset: str = PRESET,
+    batch: int = BATCH,
+    clip: Optional[str] = CLIP,
+    baseline_sample: int = BASELINE_SAMPLE,
 ) -> None:
     """Train before/after erasing items by key (exclude-key); do the prompts still bring the items back?"""
     from audit.experiments.erasure import ErasureSettings, run_erasure
