@@ -28,7 +28,7 @@ from audit.memorisation.verdict import COPY, SIMILAR, Thresholds
 
 REPORT_FILES = ("matches.parquet", "summary.json", "report.html")
 EVIDENCE_COLUMNS = ("tiled_l2", "inliers", "aligned_l2", "ssim", "overlap", "mirrored", "rotation_deg", "scale",
-                    "phash_distance", "clip_cosine", "pixels_available")
+                    "phash_distance", "clip_cosine", "pixels_available", "lowres_ssim", "lowres_ratio")
 
 
 def check_report_dir(out: Path, overwrite: bool) -> None:

@@ -5,7 +5,8 @@ Stages (each timed, shares reported in summary.json):
   embed    CLIP-embed the queries with the index's own model (skipped when vectors are given)
   knn      `SearchIndex.search_vectors`: the k nearest training images by CLIP cosine
   phash    `SearchIndex.near_duplicates` on the query and its mirror: near-duplicates by pHash
-  verify   pixel evidence on the top `verify_k` kNN candidates plus every pHash hit
+  verify   pixel evidence on the top `verify_k` kNN candidates plus every pHash hit; small generations
+           (<= 64 px) also get the nearest 32 px thumbnails and low-resolution evidence (lowres.py)
   dups     how often each matched training image (or a near-duplicate) occurs in the training set
   baseline the same scores for sampled training images against their own nearest other neighbour
 """
@@ -17,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -27,6 +28,7 @@ from PIL import Image
 from audit.errors import AuditError, ImageError, InputError
 from audit.images import is_image_path, load_image
 from audit.memorisation import evidence as ev
+from audit.memorisation import lowres
 from audit.memorisation.verdict import COPY, NOVEL, SIMILAR, PairScores, Thresholds, Verdict, decide, rank_key
 from audit.progress import bar
 
@@ -119,6 +121,8 @@ class Scanner:
         self.cache = _CandidateCache(index, detector)
         self.warnings: list[str] = []
         self._phash_ok = True
+        ids = getattr(index, "ids", None)
+        self.thumbs = lowres.LazyThumbs(index, np.asarray(ids if ids is not None else np.arange(index.count)))
 
     # -- stages ---------------------------------------------------------------------------------
     def near_duplicates(self, img: Image.Image) -> list[int]:
@@ -139,6 +143,12 @@ class Scanner:
         cos = {int(i): float(s) for i, s in zip(knn_ids, knn_scores) if int(i) >= 0}
         order = [int(i) for i in knn_ids[: self.verify_k] if int(i) >= 0]
         order += [i for i in phash_ids if i not in order]
+        thumbs = self.thumbs.get() if lowres.is_small(img) else None
+        if thumbs is not None:
+            # Small generation: the nearest thumbnails are candidates too (tiny CLIP and pHash miss them).
+            qvec = lowres.thumb_vector(img)
+            qs = thumbs.scores(qvec)
+            order += [i for i in thumbs.nearest(qvec, self.verify_k) if i not in order]
         best: tuple | None = None
         pairs = []
         for cid in order:
@@ -147,6 +157,9 @@ class Scanner:
                 p = PairScores(clip_cosine=cos.get(cid, float("nan")), pixels_available=False)
             else:
                 p = ev.measure(q, cand, cos.get(cid, float("nan")))
+                if thumbs is not None:
+                    p = replace(p, lowres_ssim=lowres.lowres_ssim(img, Image.fromarray(cand.features.rgb)),
+                                lowres_ratio=thumbs.ratio(qvec, cid, qs))
             v = decide(p, self.t)
             pairs.append({"candidate_id": cid, "verdict": v.label, **asdict(p)})
             key = rank_key(v, p)
@@ -211,6 +224,12 @@ def scan_images(index, queries: list[tuple[Path, Image.Image, tuple[str, ...]]],
         phash_ids += list(pool.map(hash_hits, range(1, len(queries))))
     timings["phash"] = timings.get("phash", 0.0) + time.perf_counter() - t0
 
+    t0 = time.perf_counter()
+    if any(lowres.is_small(img) for _, img, _ in queries):
+        scanner.thumbs.get()  # build once before the threads need it
+        if scanner.thumbs.warning and scanner.thumbs.warning not in scanner.warnings:
+            scanner.warnings.append(scanner.thumbs.warning)
+    timings["thumbs"] = timings.get("thumbs", 0.0) + time.perf_counter() - t0
     t0 = time.perf_counter()
     progress = bar(len(queries), "verifying", unit="img")
 

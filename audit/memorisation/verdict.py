@@ -17,6 +17,7 @@ from audit.errors import InputError
 
 COPY, SIMILAR, NOVEL = "copy", "similar", "novel"
 VERDICTS = (COPY, SIMILAR, NOVEL)
+LOWRES_REASON = "same content at the generation's low resolution"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,13 @@ class Thresholds:
     phash_similar: int = config.PHASH_NEAR_DUPLICATE
     #: ... or this many inliers support a partial re-use of the training image.
     partial_inliers: int = 12
+    #: Small generations (native side <= 64 px, audit.memorisation.lowres): copy when the structure SSIM at the
+    #: query's own size, colour cast removed, reaches this ... (with-artist copies 0.80–0.98, without-artist
+    #: samples at most 0.64 in the opt-out experiment; docs/MEMORISATION.md "Small generations") ...
+    lowres_ssim: float = 0.75
+    #: ... and the candidate is distinct: Carlini et al. 2023's relative criterion (their alpha = 0.5): the
+    #: thumbnail distance to it at most this times the mean distance to the 50 nearest other training images.
+    lowres_ratio: float = 0.35
     #: Training-set duplication: pHash distance / CLIP cosine counting two training images as one.
     dup_phash: int = config.PHASH_NEAR_DUPLICATE
     dup_clip: float = config.CLIP_DUPLICATE_COSINE
@@ -115,6 +123,8 @@ class PairScores:
     rotation_deg: float = float("nan")
     scale: float = float("nan")
     pixels_available: bool = True
+    lowres_ssim: float = float("nan")  # only for small generations (audit.memorisation.lowres)
+    lowres_ratio: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,8 @@ def decide(p: PairScores, t: Thresholds) -> Verdict:
         _score("overlap", p.overlap, t.min_overlap, ">="),
         _score("clip_cosine", p.clip_cosine, t.clip_similar, ">="),
         _score("phash_distance", None if p.phash_distance is None else float(p.phash_distance), t.phash_similar, "<="),
+        _score("lowres_ssim", p.lowres_ssim, t.lowres_ssim, ">="),
+        _score("lowres_ratio", p.lowres_ratio, t.lowres_ratio, "<="),
     )
     s = {x.name: x for x in scores}
     reasons: list[str] = []
@@ -159,6 +171,10 @@ def decide(p: PairScores, t: Thresholds) -> Verdict:
                 f"strongly supported alignment: {p.inliers} inliers >= {t.strong_inliers}, SSIM {p.ssim:.2f} >= "
                 f"{t.strong_ssim:g} (local edits such as overlaid text)"
             )
+        if s["lowres_ssim"].passed and s["lowres_ratio"].passed:
+            reasons.append(f"{LOWRES_REASON}: structure SSIM {p.lowres_ssim:.2f} >= "
+                           f"{t.lowres_ssim:g}, distance ratio to the nearest other training images {p.lowres_ratio:.2f} <= "
+                           f"{t.lowres_ratio:g} (Carlini et al.)")
         if reasons:
             return Verdict(COPY, tuple(reasons), scores)
     if s["clip_cosine"].passed:
@@ -179,4 +195,6 @@ def rank_key(v: Verdict, p: PairScores) -> tuple:
     l2 = p.tiled_l2 if not math.isnan(p.tiled_l2) else 9.0
     al2 = p.aligned_l2 if not math.isnan(p.aligned_l2) else 9.0
     cos = p.clip_cosine if not math.isnan(p.clip_cosine) else -1.0
-    return (order, min(l2, al2), -p.inliers, -cos)
+    # Copies with full-resolution pixel evidence first; low-resolution-only copies by their distance ratio.
+    lowres_only = v.label == COPY and all(r.startswith(LOWRES_REASON) for r in v.reasons)
+    return (order, int(lowres_only), p.lowres_ratio if lowres_only else min(l2, al2), -p.inliers, -cos)
