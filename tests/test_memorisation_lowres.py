@@ -67,3 +67,29 @@ def test_32px_copy_with_colour_cast_is_copy_of_the_right_drawing(report, name):
 def test_32px_drawing_not_in_the_index_is_not_a_copy(report, name):
     r = report.loc[f"novel__{name}"]
     assert r["verdict"] != "copy", (r["match_key"], r["reasons"])
+
+
+def test_upscaled_sample_is_scanned_at_its_recorded_native_size(tmp_path):
+    """`generate sample --stamp --durable` saves 32 px samples at 256 px; samples.parquet's `upscaled_from`
+    lets the scan undo that, so the copy is still found (and without the record the note is absent)."""
+    from audit.index import build_index
+
+    (tmp_path / "train").mkdir()
+    for p in sorted(IMAGES.iterdir()):
+        if p.suffix in (".png", ".jpg"):
+            shutil.copy(p, tmp_path / "train" / p.name)
+    index = build_index(tmp_path / "train", tmp_path / "index", model=MODEL)
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    name = COPIED[1]
+    big = generated_32px(Image.open(IMAGES / name), seed=0).resize((256, 256), Image.Resampling.LANCZOS)
+    big.save(gen / "p000_000.png")
+    pd.DataFrame([{"path": "p000_000.png", "upscaled_from": "32x32"}]).to_parquet(gen / "samples.parquet")
+    scan_folder(gen, index, tmp_path / "report", thresholds=T, baseline_sample=0, workers=1)
+    r = pd.read_parquet(tmp_path / "report" / "matches.parquet").iloc[0]
+    assert r["verdict"] == "copy" and r["match_key"] == Path(name).stem, r["reasons"]
+    assert r["lowres_ssim"] >= T.lowres_ssim
+    (gen / "samples.parquet").unlink()
+    scan_folder(gen, index, tmp_path / "report2", thresholds=T, baseline_sample=0, workers=1)
+    r2 = pd.read_parquet(tmp_path / "report2" / "matches.parquet").iloc[0]
+    assert not (r2["lowres_ssim"] == r2["lowres_ssim"])  # NaN: a 256 px image gets no small-generation evidence

@@ -26,6 +26,28 @@ def read_prompts_file(path: str | Path) -> list[str]:
     return prompts
 
 
+def native_sizes(samples_dir: str | Path) -> dict[str, tuple[int, int]]:
+    """File name -> (width, height) the generator produced, for samples saved upscaled (`--durable` needs
+    256 px for the watermark). Empty when the folder has no samples.parquet or nothing was upscaled."""
+    import pandas as pd
+
+    table = Path(samples_dir) / SAMPLES_NAME
+    if not table.is_file():
+        return {}
+    try:
+        df = pd.read_parquet(table, columns=["path", "upscaled_from"])
+    except Exception:  # an older samples.parquet without the column, or not ours: no hint
+        return {}
+    out = {}
+    for name, size in zip(df["path"].astype(str), df["upscaled_from"]):
+        try:
+            w, h = (int(v) for v in str(size).lower().split("x"))
+        except ValueError:
+            continue
+        out[Path(name).name] = (w, h)
+    return out
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file", "give a directory")

@@ -85,7 +85,9 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     paths, skipped = list_generated(generated_dir)
-    queries, bad = load_queries(paths)
+    from audit.generate.sample import native_sizes
+
+    queries, bad = load_queries(paths, native_sizes(generated_dir))
     skipped += bad
     timings["load"] = time.perf_counter() - t0
     if not queries:

@@ -173,10 +173,14 @@ class Scanner:
         return best[1], best[2], best[3], pairs
 
 
-def load_queries(paths: Sequence[Path]) -> tuple[list[tuple[Path, Image.Image, tuple[str, ...]]], list[tuple[str, str]]]:
-    """Decode generated images; undecodable ones are skipped with the reason."""
+def load_queries(paths: Sequence[Path], native: dict[str, tuple[int, int]] | None = None
+                 ) -> tuple[list[tuple[Path, Image.Image, tuple[str, ...]]], list[tuple[str, str]]]:
+    """Decode generated images; undecodable ones are skipped with the reason. `native` (file name -> size the
+    generator produced) undoes a recorded upscale, so a 32 px sample saved at 256 px gets the small-generation
+    evidence it needs (lowres.py)."""
     from audit.images import fit_within
 
+    native = native or {}
     ok, skipped = [], []
     for p in paths:
         try:
@@ -185,6 +189,10 @@ def load_queries(paths: Sequence[Path]) -> tuple[list[tuple[Path, Image.Image, t
             skipped.append((str(p), str(exc)))
             continue
         img, notes = loaded.image, list(loaded.notes)
+        size = native.get(Path(p).name)
+        if size is not None and size[0] < img.width and size[1] < img.height:
+            notes.append(f"scanned at its native {size[0]}x{size[1]} (recorded upscale from it, samples.parquet)")
+            img = img.resize(size, Image.Resampling.LANCZOS)
         if max(img.size) > QUERY_MAX_SIDE:
             notes.append(f"downscaled from {img.width}x{img.height}")
             img = fit_within(img, QUERY_MAX_SIDE)
