@@ -286,3 +286,33 @@ def test_cli_unknowns_zero_rows_mismatch_and_filter_comparison(world, tmp_path, 
     assert main(["dataset", "card", str(part), "--index", str(world["index"]), "--out", str(tmp_path / "m")]) == 0
     err = capsys.readouterr().err
     assert "10 indexed vs 8 in manifest" in err and "in the index but not the manifest: 2 (bare, oc_home0)" in err
+
+
+def test_dhash_check_splits_layout_alike_cards_but_keeps_real_copies() -> None:
+    """Two different cards of one deck share a pHash neighbourhood (4 bits) but not a dHash; a resized JPEG copy
+    shares both. Real shipped drawings, hashes computed exactly as the index computes them."""
+    import io
+
+    import numpy as np
+
+    from PIL import Image
+
+    from audit.card import stats as S
+    from audit.config import REFERENCE_DIR
+    from audit.index.hashes import image_hashes
+
+    names = ["oc-recreation-games-cards-simple-simple-h-3.jpg", "oc-recreation-games-cards-bordered-bordered-s-3.jpg"]
+    imgs = [Image.open(REFERENCE_DIR / "images" / n).convert("RGB") for n in names]
+    buf = io.BytesIO()
+    imgs[0].resize((imgs[0].width * 3 // 4, imgs[0].height * 3 // 4)).save(buf, "JPEG", quality=75)
+    imgs.append(Image.open(buf).convert("RGB"))  # row 2: a re-encoded copy of row 0
+    hs = [image_hashes(i) for i in imgs]
+    ph = np.array([h["phash"] for h in hs], np.uint64)
+    dh = np.array([h["dhash"] for h in hs], np.uint64)
+    clusters, _ = S.near_clusters(ph, np.ones(3, bool), 8)
+    assert sorted(map(sorted, clusters)) == [[0, 1, 2]]  # pHash alone joins the two different cards
+    confirmed, unsplit = S.confirm_clusters(clusters, ph, dh, np.ones(3, bool), 8)
+    assert confirmed == [[0, 2]] and unsplit == 0
+    # Without dHash for a row, its pHash links stand (manifest-only cards behave as before).
+    kept, _ = S.confirm_clusters(clusters, ph, dh, np.array([True, False, True]), 8)
+    assert sorted(map(sorted, kept)) == [[0, 1, 2]]

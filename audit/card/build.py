@@ -138,20 +138,25 @@ def _examples(df: pd.DataFrame, keys: set[str], paths: list[Path]) -> list[dict]
     return [{"key": str(df["key"].iloc[i]), "path": str(paths[i])} for i in pos]
 
 
-def _load_hashes(df: pd.DataFrame, index_dir: Path | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """pHash per manifest row: from the index's hashes.parquet where present, else the manifest column."""
+def _load_hashes(df: pd.DataFrame, index_dir: Path | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+    """(pHash, has pHash, dHash, has dHash, source) per manifest row: from the index's hashes.parquet where
+    present, else the manifest's phash column (manifests carry no dHash)."""
     values, ok = S.parse_hashes(df["phash"].tolist())
+    dvalues, dok = np.zeros(len(df), np.uint64), np.zeros(len(df), bool)
     src = "manifest phash column"
     if index_dir is not None and (index_dir / "hashes.parquet").is_file():
-        h = pd.read_parquet(index_dir / "hashes.parquet", columns=["key", "phash"])
+        h = pd.read_parquet(index_dir / "hashes.parquet")
         pos = pd.Series(np.arange(len(df)), index=df["key"].astype(str))
         hk = h["key"].astype(str)
         present = hk.isin(pos.index).to_numpy()
         rows = pos.loc[hk[present]].to_numpy()
         values[rows] = h["phash"].to_numpy(np.uint64)[present]
         ok[rows] = True
+        if "dhash" in h.columns:
+            dvalues[rows] = h["dhash"].to_numpy(np.uint64)[present]
+            dok[rows] = True
         src = "index hashes.parquet (manifest phash column for rows not in the index)"
-    return values, ok, src
+    return values, ok, dvalues, dok, src
 
 
 def _optout(df: pd.DataFrame, registry: str | Path) -> dict[str, Any]:
@@ -286,8 +291,13 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
                ("caption", "author", "license", "source", "url", "sha256", "phash", "width", "height")}
 
     exact = S.exact_clusters(keys, df["sha256"])
-    hashes, ok, hash_src = _load_hashes(df, index_dir)
+    hashes, ok, dhashes, has_dhash, hash_src = _load_hashes(df, index_dir)
     near, compared = S.near_clusters(hashes, ok, near_threshold, mirror=mirror)
+    linked_rows = sum(len(c) for c in near)
+    near, unsplit = S.confirm_clusters(near, hashes, dhashes, has_dhash, near_threshold, mirror=mirror)
+    if unsplit:
+        warnings.append(f"{unsplit} near-duplicate cluster(s) above {S.MAX_CONFIRM_MEMBERS} members were not "
+                        "checked against dHash (pHash links only)")
     near_rows = _cluster_rows(near, keys, paths, hashes if mirror else None)
     flipped = sum(m.get("mirrored", False) for c in near_rows for m in c)
     canon = np.minimum(hashes[ok], S.mirror_hash(hashes[ok])) if mirror else hashes[ok]
@@ -299,7 +309,10 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
               + (f"horizontally flipped copies matched too (the flipped pHash is derived from the stored one: "
                  f"odd horizontal DCT frequencies change sign, a few bits off), {flipped} member(s) shown as "
                  f"'mirrored' (closer to the flipped first member); " if mirror else "mirrored copies are not matched; ")
-              + f"{int((~ok).sum())} rows without a pHash")
+              + f"{int((~ok).sum())} rows without a pHash; "
+              + f"each pHash link confirmed by dHash <= {near_threshold} where both rows have one (index hashes; pairs "
+                f"linked through the flipped pHash keep the pHash link): {linked_rows} rows in pHash clusters, "
+                f"{sum(len(c) for c in near)} after the dHash check")
 
     concepts, note = None, "not computed: pass an index (or build the card from an index dir) to get CLIP concept coverage"
     if index_dir is not None and n:

@@ -235,3 +235,40 @@ def near_clusters(hashes: np.ndarray, valid: np.ndarray, max_distance: int,
     for i, j in zip(pairs.i.tolist(), pairs.j.tolist()):
         uf.union(i, j)
     return _groups(uf.roots()[inverse.ravel()], rows), pairs.compared
+
+
+#: Clusters above this many members are left as pHash linked them (the dHash check is quadratic per cluster).
+MAX_CONFIRM_MEMBERS = 3000
+
+
+def confirm_clusters(clusters: list[list[int]], phash: np.ndarray, dhash: np.ndarray, has_dhash: np.ndarray,
+                     max_distance: int, mirror: bool = False) -> tuple[list[list[int]], int]:
+    """Split pHash clusters so that members are linked only when their dHash agrees too (both within
+    `max_distance`). Why: pHash alone (8x8 DCT signs) joins drawings that share a layout, such as different
+    cards of one deck (in the reference set, 69 of 226 pHash <= 8 pairs have dHash >= 9). A pair linked through
+    the flipped pHash, or with a member lacking a dHash, keeps its pHash link (the flipped dHash cannot be
+    derived reliably: ties on flat backgrounds). Returns (clusters largest first, clusters left unsplit)."""
+    out, unsplit = [], 0
+    for c in clusters:
+        if len(c) > MAX_CONFIRM_MEMBERS:
+            out.append(list(c))
+            unsplit += 1
+            continue
+        idx = np.asarray(c)
+        ph, dh, hd = phash[idx].astype(np.uint64), dhash[idx].astype(np.uint64), has_dhash[idx]
+        direct = np.bitwise_count(ph[:, None] ^ ph[None, :])
+        link = direct <= max_distance
+        flipped = np.zeros_like(link)
+        if mirror:
+            flip = np.bitwise_count(ph[:, None] ^ (ph[None, :] ^ MIRROR_MASK))
+            flipped = (flip <= max_distance) & (flip < direct)
+            link |= flipped
+        dh_ok = np.bitwise_count(dh[:, None] ^ dh[None, :]) <= max_distance
+        unknown = ~(hd[:, None] & hd[None, :])
+        link &= flipped | unknown | dh_ok
+        uf = _UnionFind(len(c))
+        for a, b in zip(*np.nonzero(np.triu(link, 1))):
+            uf.union(int(a), int(b))
+        out += [g for g in _groups(uf.roots(), idx) if len(g) > 1]
+    out.sort(key=lambda g: (-len(g), g[0]))
+    return out, unsplit
