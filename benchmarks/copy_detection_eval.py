@@ -107,6 +107,31 @@ def build_set(work: Path, per_category: int, seed: int) -> tuple[Path, Path]:
     return train, queries
 
 
+#: Transforms a small generation can show (geometric ones are meaningless at 32 px) for the --small stress set.
+SMALL_TRANSFORMS = ("exact", "jpeg", "colour", "blur", "flip")
+
+
+def build_small_set(queries: Path, out: Path, side: int) -> Path:
+    """The queries as a small generator would return them: centre square, area-downsampled to side x side px
+    (positives of SMALL_TRANSFORMS and every negative), same file names so `evaluate` reads the labels."""
+    from PIL import Image
+
+    if out.is_dir():
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    for q in sorted(queries.iterdir()):
+        label, transform = (q.stem.split("__", 2) + ["", ""])[:2]
+        if label == "copy" and transform not in SMALL_TRANSFORMS:
+            continue
+        im = Image.open(q).convert("RGB")
+        c = min(im.size)
+        left, top = (im.width - c) // 2, (im.height - c) // 2
+        im.crop((left, top, left + c, top + c)).resize((side, side), Image.Resampling.BOX).save(tmp / f"{q.stem}.png")
+    tmp.rename(out)
+    return out
+
+
 def evaluate(report: Path) -> dict:
     import pandas as pd
 
@@ -155,6 +180,9 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--verify-k", type=int, default=3)
     ap.add_argument("--thresholds", default=None)
+    ap.add_argument("--small", type=int, default=0,
+                    help="stress set for small generations: queries centre-squared and area-downsampled to N px "
+                         "(positives of exact/jpeg/colour/blur/flip + all negatives), e.g. --small 32")
     args = ap.parse_args()
 
     from audit.index import build_index
@@ -169,13 +197,18 @@ def main() -> None:
     tag = (args.model or "default").replace("/", "_").replace(":", "_")
     index = build_index(work / "train", work / f"index_{tag}", model=args.model)
     t1 = time.perf_counter()
-    summary = scan_folder(work / "queries", index, work / f"report_{tag}", overwrite=True, k=args.k,
+    queries, report = work / "queries", work / f"report_{tag}"
+    if args.small:
+        queries = build_small_set(queries, work / f"queries_small{args.small}", args.small)
+        report = work / f"report_{tag}_small{args.small}"
+    summary = scan_folder(queries, index, report, overwrite=True, k=args.k,
                           verify_k=args.verify_k, detector=args.detector, baseline_sample=50,
                           thresholds=Thresholds.from_json(args.thresholds))
     t_scan = time.perf_counter() - t1
-    res = evaluate(work / f"report_{tag}")
+    res = evaluate(report)
     res["setup"] = {"seed": args.seed, "per_category": args.per_category, "model": args.model or config.DEFAULT_MODEL,
-                    "detector": args.detector, "k": args.k, "verify_k": args.verify_k, "images": summary["images"],
+                    "detector": args.detector, "k": args.k, "verify_k": args.verify_k, "small": args.small,
+                    "images": summary["images"],
                     "set_build_s": round(t_set, 1), "scan_s": round(t_scan, 1), "timings_s": summary["timings_s"]}
     print(json.dumps(res, indent=2, default=str))
 
