@@ -6,9 +6,9 @@ Adding a page = one line in PAGES; each page is a file in app_pages/ holding UI 
 
 from __future__ import annotations
 
+import app_common
 import streamlit as st
 
-import app_common
 from audit.webapp import APP_TITLE
 
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/policy:", layout="wide")

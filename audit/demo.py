@@ -250,8 +250,18 @@ def step_removal(ctx: DemoContext) -> list[str]:
     from PIL import Image
 
     from audit.index import build_index
-    from audit.removal import (affected_models, confirm_hits, connect, create_request, erase, is_tombstoned, locate,
-                               transition, verify_log, write_letter)
+    from audit.removal import (
+        affected_models,
+        confirm_hits,
+        connect,
+        create_request,
+        erase,
+        is_tombstoned,
+        locate,
+        transition,
+        verify_log,
+        write_letter,
+    )
 
     root = ctx.out / "removal"
     if root.exists():

@@ -32,30 +32,63 @@ def synth(rows: int, entries: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Data
     w = rng.integers(0, len(words), (rows, 8))
     cap = pd.Series([" ".join(r) for r in words[w]])  # setup only, not timed
     named = rng.random(rows) < 0.05
-    nm = pd.Series(first[rng.integers(0, len(first), rows)]).str.title() + " " + pd.Series(last[rng.integers(0, len(last), rows)]).str.title()
+    nm = (
+        pd.Series(first[rng.integers(0, len(first), rows)]).str.title()
+        + " "
+        + pd.Series(last[rng.integers(0, len(last), rows)]).str.title()
+    )
     cap = cap.where(~named, cap + " by " + nm)
-    author = pd.Series(first[rng.integers(0, len(first), rows)]).str.title() + " " + pd.Series(last[rng.integers(0, len(last), rows)]).str.title()
+    author = (
+        pd.Series(first[rng.integers(0, len(first), rows)]).str.title()
+        + " "
+        + pd.Series(last[rng.integers(0, len(last), rows)]).str.title()
+    )
     sha = pd.Series(rng.integers(0, 2**63, rows, dtype=np.int64)).map("{:064x}".format)
     ph = rng.integers(0, 2**63, rows, dtype=np.int64).astype(np.uint64)
-    manifest = pd.DataFrame({"key": np.arange(rows).astype(str), "url": url, "caption": cap, "author": author,
-                             "sha256": sha, "phash": pd.Series(ph).map("{:016x}".format)})
+    manifest = pd.DataFrame(
+        {
+            "key": np.arange(rows).astype(str),
+            "url": url,
+            "caption": cap,
+            "author": author,
+            "sha256": sha,
+            "phash": pd.Series(ph).map("{:016x}".format),
+        }
+    )
     # registry: 40% URLs (half present), 10% prefixes, 20% domains, 15% sha256, 10% phash (near copies), 5% names
-    k = {"url": int(entries * .4), "url_prefix": int(entries * .1), "domain": int(entries * .2),
-         "sha256": int(entries * .15), "phash": int(entries * .1)}
+    k = {
+        "url": int(entries * 0.4),
+        "url_prefix": int(entries * 0.1),
+        "domain": int(entries * 0.2),
+        "sha256": int(entries * 0.15),
+        "phash": int(entries * 0.1),
+    }
     k["artist"] = entries - sum(k.values())
     pick = lambda n: rng.integers(0, rows, n)  # noqa: E731
     urls = manifest["url"].to_numpy()[pick(k["url"])]
     urls[::2] = [u.replace(".jpg", "-absent.jpg") for u in urls[::2]]
-    flips = (np.uint64(1) << rng.integers(0, 64, k["phash"]).astype(np.uint64)) | (np.uint64(1) << rng.integers(0, 64, k["phash"]).astype(np.uint64))
-    reg = pd.concat([
-        pd.DataFrame({"kind": "url", "display": urls}),
-        pd.DataFrame({"kind": "url_prefix", "display": [f"https://{hosts[i]}/p/1" for i in rng.integers(0, n_hosts, k["url_prefix"])]}),
-        pd.DataFrame({"kind": "domain", "display": [f"host{i}.example" for i in rng.integers(0, 9000 * 20, k["domain"])]}),
-        pd.DataFrame({"kind": "sha256", "display": manifest["sha256"].to_numpy()[pick(k["sha256"])]}),
-        pd.DataFrame({"kind": "phash", "display": pd.Series(ph[pick(k["phash"])] ^ flips).map("{:016x}".format)}),
-        pd.DataFrame({"kind": "artist", "display": [f"{first[i % 12].title()} {last[j].title()}" for i, j in
-                                                    zip(rng.integers(0, 12, k["artist"]), rng.integers(0, len(last), k["artist"]))]}),
-    ], ignore_index=True)
+    flips = (np.uint64(1) << rng.integers(0, 64, k["phash"]).astype(np.uint64)) | (
+        np.uint64(1) << rng.integers(0, 64, k["phash"]).astype(np.uint64)
+    )
+    reg = pd.concat(
+        [
+            pd.DataFrame({"kind": "url", "display": urls}),
+            pd.DataFrame({"kind": "url_prefix", "display": [f"https://{hosts[i]}/p/1" for i in rng.integers(0, n_hosts, k["url_prefix"])]}),
+            pd.DataFrame({"kind": "domain", "display": [f"host{i}.example" for i in rng.integers(0, 9000 * 20, k["domain"])]}),
+            pd.DataFrame({"kind": "sha256", "display": manifest["sha256"].to_numpy()[pick(k["sha256"])]}),
+            pd.DataFrame({"kind": "phash", "display": pd.Series(ph[pick(k["phash"])] ^ flips).map("{:016x}".format)}),
+            pd.DataFrame(
+                {
+                    "kind": "artist",
+                    "display": [
+                        f"{first[i % 12].title()} {last[j].title()}"
+                        for i, j in zip(rng.integers(0, 12, k["artist"]), rng.integers(0, len(last), k["artist"]))
+                    ],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     reg = reg.drop_duplicates(["kind", "display"]).reset_index(drop=True)
     reg["id"] = np.arange(len(reg))
     low = reg["display"].str.lower()
@@ -79,8 +112,9 @@ def naive(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int = 8) -> s
     pids = by["phash"]["id"].to_numpy()
     names = {tuple(v.split()): i for v, i in zip(by["artist"]["value"], by["artist"]["id"])}
     out = set()
-    for key, url, cap, author, sha, ph in zip(manifest["key"], manifest["url"], manifest["caption"], manifest["author"],
-                                              manifest["sha256"], manifest["phash"]):
+    for key, url, cap, author, sha, ph in zip(
+        manifest["key"], manifest["url"], manifest["caption"], manifest["author"], manifest["sha256"], manifest["phash"]
+    ):
         p = urllib.parse.urlsplit(url)
         host = (p.hostname or "").lower()
         ukey = host + (p.path or "/") + (f"?{p.query}" if p.query else "")
@@ -100,12 +134,12 @@ def naive(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int = 8) -> s
         dist = np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(1)
         for i in pids[dist <= max_distance]:
             out.add((key, "phash", int(i)))
-        for fld, text in (("author", author), ("caption", cap)):
+        for _fld, text in (("author", author), ("caption", cap)):
             toks = name_tokens(text)
             for n in (2, 3):
                 for s in range(len(toks) - n + 1):
-                    if toks[s:s + n] in names:
-                        out.add((key, "artist", names[toks[s:s + n]]))
+                    if toks[s : s + n] in names:
+                        out.add((key, "artist", names[toks[s : s + n]]))
     return out
 
 
@@ -123,9 +157,9 @@ def phash_ab(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int = 8) -
     t, c = time.perf_counter(), time.process_time()
     index = faiss.IndexBinaryFlat(64)
     index.add(np.ascontiguousarray(r.astype(">u8").view(np.uint8).reshape(-1, 8)))
-    lims, _, I = index.range_search(np.ascontiguousarray(q.astype(">u8").view(np.uint8).reshape(-1, 8)), max_distance + 1)
+    lims, _, ids = index.range_search(np.ascontiguousarray(q.astype(">u8").view(np.uint8).reshape(-1, 8)), max_distance + 1)
     out["faiss"] = (round(time.perf_counter() - t, 2), round(time.process_time() - c, 2))
-    a = set(zip(np.repeat(np.arange(len(q)), np.diff(lims).astype(np.int64)).tolist(), I.tolist()))
+    a = set(zip(np.repeat(np.arange(len(q)), np.diff(lims).astype(np.int64)).tolist(), ids.tolist()))
     t, c = time.perf_counter(), time.process_time()
     qi, ri, _ = near_pairs(q, r, max_distance)
     out["mih"] = (round(time.perf_counter() - t, 2), round(time.process_time() - c, 2))
@@ -144,7 +178,9 @@ def main() -> None:
 
     t = time.perf_counter()
     manifest, reg = synth(args.rows, args.entries)
-    print(f"synthesised {len(manifest):,} rows, {len(reg):,} entries {reg['kind'].value_counts().to_dict()} in {time.perf_counter() - t:.1f}s")
+    print(
+        f"synthesised {len(manifest):,} rows, {len(reg):,} entries {reg['kind'].value_counts().to_dict()} in {time.perf_counter() - t:.1f}s"
+    )
     from audit.optout import match as M
 
     stages: dict[str, tuple[float, float]] = {}
@@ -163,13 +199,17 @@ def main() -> None:
     print("per stage alone (wall s, CPU s): " + ", ".join(f"{k} {w}/{c}" for k, (w, c) in stages.items()))
     if not args.no_ab:
         ab = phash_ab(manifest, reg)
-        print(f"phash A/B on the same codes: faiss IndexBinaryFlat.range_search {ab['faiss']} vs multi-index-hashing join "
-              f"{ab['mih']} (wall s, CPU s); identical pairs: {ab['same']}")
+        print(
+            f"phash A/B on the same codes: faiss IndexBinaryFlat.range_search {ab['faiss']} vs multi-index-hashing join "
+            f"{ab['mih']} (wall s, CPU s); identical pairs: {ab['same']}"
+        )
     t, c = time.perf_counter(), time.process_time()
     res = check_manifest(manifest, reg)
     fast, cpu = time.perf_counter() - t, time.process_time() - c
-    print(f"vectorised: {fast:.1f}s wall ({cpu:.1f}s CPU over all threads) for {len(manifest):,} rows; "
-          f"{len(res.matches):,} matches {res.counts}; load avg {os.getloadavg()[0]:.1f}")
+    print(
+        f"vectorised: {fast:.1f}s wall ({cpu:.1f}s CPU over all threads) for {len(manifest):,} rows; "
+        f"{len(res.matches):,} matches {res.counts}; load avg {os.getloadavg()[0]:.1f}"
+    )
     sub = manifest.sample(args.naive, random_state=1)
     t = time.perf_counter()
     slow_found = naive(sub, reg)
@@ -182,9 +222,24 @@ def main() -> None:
     agree = fast_sub == slow_found
     print(f"naive loop: {slow:.1f}s for {len(sub):,} rows -> {extrapolated:.0f}s extrapolated to {len(manifest):,}")
     print(f"speed-up ×{extrapolated / fast:.0f}; same matches on the subsample: {agree} ({len(slow_found)} vs {len(fast_sub)})")
-    print(json.dumps({"stages_wall_cpu_s": stages, "rows": len(manifest), "entries": len(reg), "vectorised_s": round(fast, 2), "vectorised_cpu_s": round(cpu, 2), "load": round(os.getloadavg()[0], 1), "naive_rows": len(sub),
-                      "naive_s": round(slow, 2), "naive_extrapolated_s": round(extrapolated), "ratio": round(extrapolated / fast, 1),
-                      "agree": agree, "cpus": os.cpu_count()}))
+    print(
+        json.dumps(
+            {
+                "stages_wall_cpu_s": stages,
+                "rows": len(manifest),
+                "entries": len(reg),
+                "vectorised_s": round(fast, 2),
+                "vectorised_cpu_s": round(cpu, 2),
+                "load": round(os.getloadavg()[0], 1),
+                "naive_rows": len(sub),
+                "naive_s": round(slow, 2),
+                "naive_extrapolated_s": round(extrapolated),
+                "ratio": round(extrapolated / fast, 1),
+                "agree": agree,
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

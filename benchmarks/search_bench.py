@@ -25,7 +25,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audit.index.vectors import (  # noqa: E402
-    FactoryChoice, VectorSearcher, build_faiss, choose_factory, load_faiss, pq_choice, save_faiss,
+    FactoryChoice,
+    VectorSearcher,
+    build_faiss,
+    choose_factory,
+    load_faiss,
+    pq_choice,
+    save_faiss,
 )
 
 SECTION = "## Search"

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-
-from audit import webapp
 from test_app_search import ITEMS, tiny_index  # noqa: F401  (fixture: a real tiny index)
 
+from audit import webapp
 
 # --- served by `audit app` (streamlit run), checked over HTTP and in headless Chromium ----------------------
 

@@ -5,7 +5,6 @@ inputs with drill-down into the rows they name, and a swapped database refused â
 from __future__ import annotations
 
 import pytest
-
 from test_card_build import DATA, MODEL, add_flipped, make_dataset
 
 

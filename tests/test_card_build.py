@@ -294,7 +294,6 @@ def test_dhash_check_splits_layout_alike_cards_but_keeps_real_copies() -> None:
     import io
 
     import numpy as np
-
     from PIL import Image
 
     from audit.card import stats as S

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import torch
 from streamlit.testing.v1 import AppTest
-
 from test_generate_fixtures import model_dir, shapes_dataset  # noqa: F401  (fixtures)
 
 PAGE = Path(__file__).resolve().parents[1] / "app" / "app_pages" / "generate.py"

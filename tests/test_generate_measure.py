@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_generate_fixtures import draw, model_dir, shapes_dataset  # noqa: F401  (fixtures)
 
 from audit.errors import InputError
 from audit.generate.measure import image_distances, measure_memorisation
-from test_generate_fixtures import draw, model_dir, shapes_dataset  # noqa: F401  (fixtures)
 
 
 def test_image_distances_rank_copies_above_other_images():

@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from test_generate_fixtures import CLIP, model_dir, shapes_dataset  # noqa: F401  (fixtures)
 
 from audit.cli import main
 from audit.errors import ArtefactError, InputError
 from audit.generate import load_pipeline
 from audit.generate.train import TrainSettings, train
 from audit.records import empty_manifest, write_manifest
-from test_generate_fixtures import CLIP, model_dir, shapes_dataset  # noqa: F401  (fixtures)
 
 torch.set_num_threads(1)
 PROMPT = "a red circle on a white background"

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from test_generate_fixtures import CLIP, shapes_dataset  # noqa: F401  (fixture)
 
 from audit.errors import InputError
 from audit.generate.data import build_training_set, parse_duplicates
 from audit.generate.train import TrainingError, TrainSettings, denoising_loss, train
-from test_generate_fixtures import CLIP, shapes_dataset  # noqa: F401  (fixture)
 
 torch.set_num_threads(1)
 

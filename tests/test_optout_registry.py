@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
-import sqlite3
 from pathlib import Path
 
 import pytest

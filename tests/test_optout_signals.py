@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.optout import robots, signals as S
+from audit.optout import robots
+from audit.optout import signals as S
 from audit.optout.embedded import image_signals, parse_c2pa_json, parse_xmp
 from audit.optout.site import check_url, decide, offline_signals
 

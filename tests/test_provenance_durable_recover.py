@@ -13,11 +13,11 @@ from PIL import Image
 from audit.cli import main
 from audit.config import REFERENCE_DIR
 from audit.errors import ImageError, ProvenanceError
+from audit.provenance import watermark as wm
 from audit.provenance.ca import init_ca
 from audit.provenance.recover import recover_image
 from audit.provenance.stamp import stamp_image
 from audit.provenance.verify import verify_image
-from audit.provenance import watermark as wm
 
 PHOTO = REFERENCE_DIR / "images" / "people-astronaut-eileen-collins.jpg"
 

@@ -11,8 +11,18 @@ from PIL import Image
 
 from audit.cli import main
 from audit.errors import InputError
-from audit.removal import (affected_models, confirm_hits, connect, create_request, erase, is_tombstoned, locate,
-                           transition, verify_log, write_letter)
+from audit.removal import (
+    affected_models,
+    confirm_hits,
+    connect,
+    create_request,
+    erase,
+    is_tombstoned,
+    locate,
+    transition,
+    verify_log,
+    write_letter,
+)
 from audit.removal.store import RequestError
 
 MODEL = "genaudit-tiny-clip@random:0"

@@ -326,7 +326,8 @@ def test_hash_image_applies_the_tombstone_rule_of_removal(tmp_path):
     img = IMAGES / "astronaut.jpg"
     ph = int(phash_of(load_rgb(img)), 16)
     for t, why in ((Tombstones({sha256_file(img): 7}, ()), "sha256 erased under request #7"),
-                   (Tombstones({}, ((ph ^ 0b111, 3), (ph ^ 0xFF00, 2))), "perceptual hash within 3 bits of an image erased under request #3")):
+                   (Tombstones({}, ((ph ^ 0b111, 3), (ph ^ 0xFF00, 2))),
+                    "perceptual hash within 3 bits of an image erased under request #3")):
         assert t.check(img) == why
         assert hash_image(img, 64, "jpeg", t) == {"skipped": f"erased on request ({why})", "url": None, "caption": None}
     far = Tombstones({"0" * 64: 1}, ((ph ^ 0b11111, 4),))

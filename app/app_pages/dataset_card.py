@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import app_common
 import pandas as pd
 import streamlit as st
 
-import app_common
 from audit import webapp
 from audit.card import DEFAULT_PROMPTS, build_card, parse_prompts, prompts_text, render_html
 from audit.card import inputs as card_inputs

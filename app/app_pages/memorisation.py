@@ -15,7 +15,6 @@ from audit.errors import AuditError
 from audit.memorisation import review
 
 
-
 def _clean(value) -> str:
     """'' for None/NA/NaN (pandas gives NA for images without a decision), else the value as text."""
     import pandas as pd

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import app_common
 import streamlit as st
 
-import app_common
 from audit import webapp
 from audit.errors import AuditError
 

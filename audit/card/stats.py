@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pandas as pd
 
-from audit.index.hamming import MIRROR_MASK, self_pairs
-from audit.index.hamming import hash_distance, mirror_hash  # noqa: F401  (card callers use them via this module)
+from audit.index.hamming import MIRROR_MASK, hash_distance, mirror_hash, self_pairs  # noqa: F401  (card callers use them via this module)
 
 UNKNOWN = "(unknown)"
 

@@ -14,14 +14,19 @@ def _report(result, what: str) -> None:
     if result.up_to_date:
         typer.echo(f"{result.out}: up to date ({result.count} images); nothing to do")
         return
-    typer.echo(f"{what}: wrote {result.count} images to {result.out}" + (f", {result.skipped} skipped (reasons in meta.json)" if result.skipped else ""))
+    typer.echo(
+        f"{what}: wrote {result.count} images to {result.out}"
+        + (f", {result.skipped} skipped (reasons in meta.json)" if result.skipped else "")
+    )
 
 
 @app.command("build-reference")
 def build_reference_cmd(
     out: Path = typer.Option(..., "--out", help="Dataset folder to write."),
     max_side: int = typer.Option(256, "--max-side", help="Longest side of stored images."),
-    limit: Optional[int] = typer.Option(None, "--limit", help="At most N openclipart drawings, spread over categories (photos are always kept)."),
+    limit: Optional[int] = typer.Option(
+        None, "--limit", help="At most N openclipart drawings, spread over categories (photos are always kept)."
+    ),
     sources: str = typer.Option("openclipart,wallpapers,people", "--sources", help="Comma list of openclipart, wallpapers, people."),
     seed: int = typer.Option(0, "--seed"),
     image_format: str = typer.Option("jpeg", "--format", help="jpeg (q90) or png."),
@@ -30,8 +35,10 @@ def build_reference_cmd(
     """Assemble a training set of real images from Debian packages and PyPI sample data."""
     from audit.dataset.reference import build_reference
 
-    _report(build_reference(out, max_side=max_side, limit=limit, sources=sources, seed=seed,
-                            image_format=image_format, force=force), "reference")
+    _report(
+        build_reference(out, max_side=max_side, limit=limit, sources=sources, seed=seed, image_format=image_format, force=force),
+        "reference",
+    )
 
 
 @app.command("build-synthetic")
@@ -63,8 +70,10 @@ def ingest_cmd(
     """Import your own images (captions from sidecar .txt/.json or file names) into a dataset folder."""
     from audit.dataset.ingest import ingest
 
-    _report(ingest(src, out, max_side=max_side, keep_duplicates=keep_duplicates, image_format=image_format,
-                   force=force, tombstones=tombstones), "ingest")
+    _report(
+        ingest(src, out, max_side=max_side, keep_duplicates=keep_duplicates, image_format=image_format, force=force, tombstones=tombstones),
+        "ingest",
+    )
 
 
 from audit.card.cli import card_cmd  # noqa: E402  (`audit dataset card`, implemented in audit.card)

@@ -15,8 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing
-from audit.dataset.store import up_to_date, write_dataset
+from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing, up_to_date, write_dataset
 from audit.dataset.svg import clean_title
 from audit.errors import ImageError, InputError, ManifestError
 from audit.images import IMAGE_SUFFIXES, load_image
@@ -249,6 +248,14 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
                   original_height=loaded.image.height, original_format=loaded.format)
         return {}
 
-    return write_dataset(out, fp, fill, max_side=max_side, image_format=image_format,
-                         keep_duplicates=keep_duplicates, dataset="ingest", inputs={k: v for k, v in inputs.items() if k not in ("files", "meta", "skipped")},
-                         sources=[{"src": str(src.resolve()), "files": len(items), "sha256_of_inputs": fp}])
+    return write_dataset(
+        out,
+        fp,
+        fill,
+        max_side=max_side,
+        image_format=image_format,
+        keep_duplicates=keep_duplicates,
+        dataset="ingest",
+        inputs={k: v for k, v in inputs.items() if k not in ("files", "meta", "skipped")},
+        sources=[{"src": str(src.resolve()), "files": len(items), "sha256_of_inputs": fp}],
+    )

@@ -22,8 +22,7 @@ from PIL import Image
 
 from audit import config
 from audit.dataset import debian, dep5, svg
-from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing
-from audit.dataset.store import up_to_date, write_dataset
+from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing, up_to_date, write_dataset
 from audit.errors import ImageError, InputError
 from audit.images import IMAGE_SUFFIXES, load_image
 from audit.meta import sha256_file

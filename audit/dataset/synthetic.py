@@ -13,8 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from audit import config
-from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing
-from audit.dataset.store import up_to_date, write_dataset
+from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing, up_to_date, write_dataset
 from audit.errors import InputError
 from audit.progress import track
 

@@ -31,7 +31,9 @@ def info(
 def train_tiny(
     dataset: list[Path] = typer.Option(..., "--dataset", "-d", help="Dataset dir(s) with manifest.parquet (repeat)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output model dir (model.pt + meta.json)."),
-    minutes: Optional[float] = typer.Option(None, help="Training-time budget in minutes (time in optimiser steps, summed across resumes; decoding/eval excluded)."),
+    minutes: Optional[float] = typer.Option(
+        None, help="Training-time budget in minutes (time in optimiser steps, summed across resumes; decoding/eval excluded)."
+    ),
     steps: Optional[int] = typer.Option(None, help="Number of optimiser steps (default 1000 if no --minutes)."),
     seed: int = typer.Option(0, help="Seed for init, split-independent shuffling and augmentation."),
     batch: int = typer.Option(128, help="Batch size."),
@@ -40,11 +42,20 @@ def train_tiny(
     device: str = typer.Option("cpu", help="torch device"),
 ) -> None:
     """Contrastively train the tiny CLIP on captioned datasets; resumes from OUT's last checkpoint."""
-    from audit.embed.train import TrainConfig, train_tiny as run
+    from audit.embed.train import TrainConfig
+    from audit.embed.train import train_tiny as run
 
     cfg = TrainConfig(
-        datasets=tuple(dataset), out=out, minutes=minutes, steps=steps, seed=seed, batch=batch, lr=lr,
-        threads=threads, device=device, command="audit " + " ".join(sys.argv[1:]) if sys.argv else "",
+        datasets=tuple(dataset),
+        out=out,
+        minutes=minutes,
+        steps=steps,
+        seed=seed,
+        batch=batch,
+        lr=lr,
+        threads=threads,
+        device=device,
+        command="audit " + " ".join(sys.argv[1:]) if sys.argv else "",
     )
     result = run(cfg)
     typer.echo(result.summary())

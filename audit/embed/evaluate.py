@@ -52,7 +52,11 @@ def recall_at_k(
     hits = {k: 0 for k in ks}
     for start in range(0, len(queries), 1024):
         sims = queries[start : start + 1024] @ targets.T
-        top = np.argpartition(-sims, kmax - 1, axis=1)[:, :kmax] if kmax < sims.shape[1] else np.tile(np.arange(sims.shape[1]), (len(sims), 1))
+        top = (
+            np.argpartition(-sims, kmax - 1, axis=1)[:, :kmax]
+            if kmax < sims.shape[1]
+            else np.tile(np.arange(sims.shape[1]), (len(sims), 1))
+        )
         order = np.take_along_axis(sims, top, axis=1).argsort(axis=1)[:, ::-1]
         top = np.take_along_axis(top, order, axis=1)
         match = t_groups[top] == q_groups[start : start + 1024, None]

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +59,8 @@ def _build(arch: str, device: str, seed: int = 0):
 
     Seeding uses torch's global RNG, so concurrent builds (app threads) are serialised by a lock.
     """
-    import torch
     import open_clip
+    import torch
 
     register_configs()
     previous = logging.root.manager.disable

@@ -26,7 +26,8 @@ from audit.embed import TINY_CLIP
 from audit.embed.pairs import HELDOUT_PERCENT, CaptionedSet, load_captioned, preload_pixels
 from audit.errors import ArtefactError, InputError, ModelError
 from audit.meta import make_meta, sha256_file, write_meta
-from audit.progress import bar, enabled as progress_enabled
+from audit.progress import bar
+from audit.progress import enabled as progress_enabled
 
 STATE_NAME = "train_state.pt"
 WEIGHTS_NAME = "model.pt"

@@ -118,8 +118,8 @@ def add_item_scores(df: pd.DataFrame, dataset: Path, index_dir: Path) -> pd.Data
     from PIL import Image
 
     from audit.generate.measure import image_distances
-    from audit.index import open_index
     from audit.images import load_rgb
+    from audit.index import open_index
     from audit.records import read_manifest, resolve_paths
 
     keys = list(dict.fromkeys(df["item_key"]))

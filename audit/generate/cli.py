@@ -59,7 +59,11 @@ def sample_cmd(
     resolution: Optional[int] = typer.Option(None, "--resolution", help="Must equal the trained resolution."),
     device: str = typer.Option("cpu", "--device"),
     stamp: bool = typer.Option(False, "--stamp", help="C2PA-sign each sample (generator, prompt, seed)."),
-    durable: bool = typer.Option(False, "--durable", help="With --stamp: add a watermark id + manifest store entry (samples under 256 px are upscaled first, recorded as c2pa.resized)."),
+    durable: bool = typer.Option(
+        False,
+        "--durable",
+        help="With --stamp: add a watermark id + manifest store entry (samples under 256 px are upscaled first, recorded as c2pa.resized).",
+    ),
     store: Optional[Path] = typer.Option(None, "--store", help="Manifest store dir for --durable."),
     ca: Optional[Path] = typer.Option(None, "--ca", help="CA dir for --stamp (default: local test CA)."),
 ) -> None:
@@ -67,8 +71,21 @@ def sample_cmd(
     from audit.generate.sample import read_prompts_file, sample_to_dir
 
     prompts = list(prompt) + (read_prompts_file(prompts_file) if prompts_file else [])
-    res = sample_to_dir(model, prompts, out, n=n, seed=seed, steps=steps, guidance=guidance,
-                        resolution=resolution, device=device, stamp=stamp, durable=durable, store=store, ca=ca)
+    res = sample_to_dir(
+        model,
+        prompts,
+        out,
+        n=n,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        resolution=resolution,
+        device=device,
+        stamp=stamp,
+        durable=durable,
+        store=store,
+        ca=ca,
+    )
     typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.model_hash[:12]})")
 
 
@@ -85,7 +102,6 @@ def measure_cmd(
     """Memorisation check: samples of duplicated captions vs their originals, against non-duplicated ones."""
     from audit.generate.measure import measure_memorisation
 
-    rep = measure_memorisation(model, [str(d) for d in dataset], n=n, controls=controls, seed=seed,
-                               steps=steps, guidance=guidance)
+    rep = measure_memorisation(model, [str(d) for d in dataset], n=n, controls=controls, seed=seed, steps=steps, guidance=guidance)
     for line in rep.lines():
         typer.echo(line)

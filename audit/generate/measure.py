@@ -34,7 +34,10 @@ class MemorisationReport:
     copy_rms: float
 
     def lines(self) -> list[str]:
-        out = [f"{'group':<11}{'items':>6}{'dup':>6}{'RMS med':>9}{'SSIM med':>10}{'copies':>8}  (best of {self.n}, copy = RMS < {self.copy_rms})"]
+        out = [
+            f"{'group':<11}{'items':>6}{'dup':>6}{'RMS med':>9}{'SSIM med':>10}{'copies':>8}"
+            f"  (best of {self.n}, copy = RMS < {self.copy_rms})"
+        ]
         for g in (self.duplicated, self.control):
             out.append(f"{g.name:<11}{g.items:>6}{g.duplication:>6.0f}{g.rms_median:>9.3f}{g.ssim_median:>10.3f}{g.copies:>8}")
         return out
@@ -54,8 +57,13 @@ def image_distances(sample: np.ndarray, original: np.ndarray) -> tuple[float, fl
 
 
 def measure_memorisation(
-    model_dir: str | Path, datasets: Sequence[str], n: int = 4, controls: int = 8, seed: int = 0,
-    steps: int = 25, guidance: float = 3.0,
+    model_dir: str | Path,
+    datasets: Sequence[str],
+    n: int = 4,
+    controls: int = 8,
+    seed: int = 0,
+    steps: int = 25,
+    guidance: float = 3.0,
 ) -> MemorisationReport:
     from audit.generate.data import build_training_set
     from audit.generate.pipeline import load_pipeline
@@ -69,8 +77,9 @@ def measure_memorisation(
     pos = {k: i for i, k in enumerate(data.keys)}
     missing = [k for k in dup if k not in pos]
     if missing:
-        raise InputError(f"duplicated key(s) {', '.join(missing[:3])} are not in the given dataset(s)",
-                         "pass the dataset(s) the model was trained on")
+        raise InputError(
+            f"duplicated key(s) {', '.join(missing[:3])} are not in the given dataset(s)", "pass the dataset(s) the model was trained on"
+        )
     rng = np.random.default_rng(seed)
     others = [k for k in data.keys if k not in dup]
     ctrl = [others[i] for i in rng.choice(len(others), size=min(controls, len(others)), replace=False)]
@@ -86,7 +95,8 @@ def measure_memorisation(
             rms.append(min(x[0] for x in d))
             ssim.append(max(x[1] for x in d))
         factors = [dup.get(k, 1) for k in keys]
-        return GroupStats(name, len(keys), float(np.median(factors)), float(np.median(rms)), float(np.median(ssim)),
-                          int(sum(r < COPY_RMS for r in rms)))
+        return GroupStats(
+            name, len(keys), float(np.median(factors)), float(np.median(rms)), float(np.median(ssim)), int(sum(r < COPY_RMS for r in rms))
+        )
 
     return MemorisationReport(group("duplicated", list(dup)), group("control", ctrl), n, COPY_RMS)

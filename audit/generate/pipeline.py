@@ -101,11 +101,10 @@ class GeneratorPipeline:
 
 def load_pipeline(model_dir: str | Path, device: str = "cpu") -> GeneratorPipeline:
     """Load a generator dir (checked: kind, format version, files) with its recorded text encoder."""
-    import torch
 
     from audit.errors import ArtefactError
-    from audit.meta import sha256_file
     from audit.generate.text import TextConditioner
+    from audit.meta import sha256_file
 
     model_dir = Path(model_dir)
     meta = store.check_model_dir(model_dir)

@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audit.errors import AuditError, ArtefactError, InputError
-from audit.meta import make_meta
-from audit.progress import bar
+from audit.errors import ArtefactError, AuditError, InputError
 from audit.generate import store
 from audit.generate.data import build_training_set
 from audit.generate.models import build_unet, check_resolution, count_params, unet_config
 from audit.generate.schedule import DEFAULT_SCHEDULE, training_scheduler
+from audit.meta import make_meta
+from audit.progress import bar
 
 #: Text encoder used until the trained tiny CLIP is shipped in data/tiny_clip/.
 FALLBACK_CLIP = "genaudit-tiny-clip@random:0"
@@ -243,5 +243,14 @@ def train(settings: TrainSettings) -> TrainResult:
         if window:
             curve.append([step, round(sum(window) / len(window), 6)])
         save(step)
-    return TrainResult(out, step, step - start_step, len(data.excluded), tuple(data.unmatched_authors()), last_loss, time.monotonic() - t_start, resumed_from,
-                       count_params(unet))
+    return TrainResult(
+        out,
+        step,
+        step - start_step,
+        len(data.excluded),
+        tuple(data.unmatched_authors()),
+        last_loss,
+        time.monotonic() - t_start,
+        resumed_from,
+        count_params(unet),
+    )

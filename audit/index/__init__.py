@@ -26,9 +26,9 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 if TYPE_CHECKING:
-    from audit.index.build import build_index
-    from audit.index.denylist import add_to_denylist, read_denylist
-    from audit.index.search import SearchHit, SearchIndex, hits_frame, open_index
+    from audit.index.build import build_index  # noqa: F401  (lazy re-exports for type checkers)
+    from audit.index.denylist import add_to_denylist, read_denylist  # noqa: F401
+    from audit.index.search import SearchHit, SearchIndex, hits_frame, open_index  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

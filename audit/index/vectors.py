@@ -121,7 +121,6 @@ def _make(choice: FactoryChoice, dim: int):
 def build_faiss(choice: FactoryChoice, vectors: np.ndarray, ids: np.ndarray, *, seed: int = config.DEFAULT_SEED,
                 max_train: int = 200_000, chunk: int = 100_000):
     """Create, train (on a seeded sample) and fill a faiss index with `vectors` under `ids`."""
-    import faiss
 
     from audit.progress import bar
 

@@ -21,10 +21,20 @@ import pandas as pd
 
 from audit.atomic import atomic_dir, write_json
 from audit.errors import ArtefactError, InputError
-from audit.meta import make_meta, sha256_strings, write_meta
-from audit.memorisation.scan import (Match, ScanResult, Scanner, baseline_scores, duplicate_counts, index_ids,
-                                     list_generated, load_queries, scan_images, verdict_counts)
+from audit.memorisation.scan import (
+    Match,
+    Scanner,
+    ScanResult,
+    baseline_scores,
+    duplicate_counts,
+    index_ids,
+    list_generated,
+    load_queries,
+    scan_images,
+    verdict_counts,
+)
 from audit.memorisation.verdict import COPY, SIMILAR, Thresholds
+from audit.meta import make_meta, sha256_strings, write_meta
 
 REPORT_FILES = ("matches.parquet", "summary.json", "report.html")
 EVIDENCE_COLUMNS = ("tiled_l2", "inliers", "aligned_l2", "ssim", "overlap", "mirrored", "rotation_deg", "scale",

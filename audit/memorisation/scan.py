@@ -255,7 +255,7 @@ def scan_images(index, queries: list[tuple[Path, Image.Image, tuple[str, ...]]],
     match_ids = sorted({cid for _, _, cid, _ in results if cid is not None})
     rows = index.rows(match_ids) if match_ids else None
     info = {int(i): r for i, r in zip(match_ids, rows.to_dict("records"))} if rows is not None else {}
-    for (path, _img, notes), (p, v, cid, pairs), n_knn in zip(queries, results, ids):
+    for (path, _img, notes), (p, v, cid, pairs), _knn in zip(queries, results, ids):
         r = info.get(cid, {}) if cid is not None else {}
         mpath = str(index.image_path(cid)) if cid is not None else None
         matches.append(Match(

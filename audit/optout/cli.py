@@ -126,42 +126,57 @@ def signals(
 
 
 @app.command()
-def check(manifest: Path, registry: Path = RegOpt, out: Path = typer.Option(..., help="matches.parquet"),
-          index: Optional[Path] = typer.Option(None, help="index dir: CLIP matches against registered example images"),
-          scan_images: bool = typer.Option(False, help="also read XMP/C2PA reservations inside each image file"),
-          max_distance: int = typer.Option(8, help="perceptual-hash Hamming distance for near-duplicates"),
-          min_clip: float = typer.Option(config.CLIP_DUPLICATE_COSINE, help="with --index: CLIP cosine to an example image that counts as a copy")) -> None:
+def check(
+    manifest: Path,
+    registry: Path = RegOpt,
+    out: Path = typer.Option(..., help="matches.parquet"),
+    index: Optional[Path] = typer.Option(None, help="index dir: CLIP matches against registered example images"),
+    scan_images: bool = typer.Option(False, help="also read XMP/C2PA reservations inside each image file"),
+    max_distance: int = typer.Option(8, help="perceptual-hash Hamming distance for near-duplicates"),
+    min_clip: float = typer.Option(
+        config.CLIP_DUPLICATE_COSINE, help="with --index: CLIP cosine to an example image that counts as a copy"
+    ),
+) -> None:
     """Every manifest row an opt-out covers, with the rule and why."""
     from audit.optout.apply import run_check
 
-    res = run_check(manifest, registry, out, index=index, scan_images=scan_images, max_distance=max_distance,
-                    min_clip=min_clip)
-    typer.echo(f"checked {res.rows_checked} rows: {res.counts.get('rows_covered', 0)} covered, "
-               f"{len(res.matches)} matches, {len(res.problems)} rows with malformed URLs -> {out}")
+    res = run_check(manifest, registry, out, index=index, scan_images=scan_images, max_distance=max_distance, min_clip=min_clip)
+    typer.echo(
+        f"checked {res.rows_checked} rows: {res.counts.get('rows_covered', 0)} covered, "
+        f"{len(res.matches)} matches, {len(res.problems)} rows with malformed URLs -> {out}"
+    )
     typer.echo("  " + json.dumps({k: v for k, v in res.counts.items() if k.startswith("rule_")}))
 
 
 @app.command("filter")
-def filter_(manifest: Path, registry: Path = RegOpt, out: Path = typer.Option(..., help="clean dataset dir"),
-            purpose: str = typer.Option("ai-training", help="ai-training | tdm | search"),
-            scan_images: bool = False, max_distance: int = 8,
-            index: Optional[Path] = typer.Option(None, help="index dir: also exclude CLIP copies of registered example images"),
-            min_clip: float = typer.Option(config.CLIP_DUPLICATE_COSINE, help="with --index: CLIP cosine that counts as a copy")) -> None:
+def filter_(
+    manifest: Path,
+    registry: Path = RegOpt,
+    out: Path = typer.Option(..., help="clean dataset dir"),
+    purpose: str = typer.Option("ai-training", help="ai-training | tdm | search"),
+    scan_images: bool = False,
+    max_distance: int = 8,
+    index: Optional[Path] = typer.Option(None, help="index dir: also exclude CLIP copies of registered example images"),
+    min_clip: float = typer.Option(config.CLIP_DUPLICATE_COSINE, help="with --index: CLIP cosine that counts as a copy"),
+) -> None:
     """Write the compliant manifest and an exclusion list with reasons."""
     from audit.optout.apply import filter_dataset
 
-    kept, excluded = filter_dataset(manifest, registry, out, purpose=purpose, scan_images=scan_images, max_distance=max_distance,
-                                    index=index, min_clip=min_clip)
+    kept, excluded = filter_dataset(
+        manifest, registry, out, purpose=purpose, scan_images=scan_images, max_distance=max_distance, index=index, min_clip=min_clip
+    )
     typer.echo(f"kept {kept}, excluded {excluded} -> {out}/manifest.parquet, {out}/excluded.parquet")
 
 
 @app.command()
-def lookup(artist: Optional[str] = typer.Option(None, help="artist name"),
-           alias: list[str] = typer.Option([], "--alias"),
-           image: list[Path] = typer.Option([], "--image", help="image file(s) to look for"),
-           index: Path = typer.Option(..., help="index dir (or a dataset dir for --artist)"),
-           min_score: float = typer.Option(0.9, help="CLIP cosine threshold for image lookups"),
-           limit: int = 50) -> None:
+def lookup(
+    artist: Optional[str] = typer.Option(None, help="artist name"),
+    alias: list[str] = typer.Option([], "--alias"),
+    image: list[Path] = typer.Option([], "--image", help="image file(s) to look for"),
+    index: Path = typer.Option(..., help="index dir (or a dataset dir for --artist)"),
+    min_score: float = typer.Option(0.9, help="CLIP cosine threshold for image lookups"),
+    limit: int = 50,
+) -> None:
     """Offline 'Have I Been Trained?': artist name in author/caption, or image near-duplicates / CLIP neighbours."""
     from audit.errors import InputError
     from audit.optout.lookup import lookup_artist, lookup_image

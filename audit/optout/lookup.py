@@ -97,16 +97,31 @@ def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 1
     out: dict[tuple[str, str], LookupHit] = {}
     for h in idx.near_duplicates(img, max_distance=max_distance):
         bits = int(round((1.0 - float(h.score)) * 64))  # the index scores near-duplicates as 1 - d/64
-        out[(h.key, "phash")] = LookupHit(str(image), h.key, str(h.path), "phash", float(bits),
-                                          f"perceptual hash {bits} bits away (≤ {max_distance}; {h.method})", h.caption or "", h.author or "")
+        out[(h.key, "phash")] = LookupHit(
+            str(image),
+            h.key,
+            str(h.path),
+            "phash",
+            float(bits),
+            f"perceptual hash {bits} bits away (≤ {max_distance}; {h.method})",
+            h.caption or "",
+            h.author or "",
+        )
     scores, ids = neighbours_above(idx, idx.embedder.embed_images([img], progress=False), min_score, start_k=20, cap=k)
     keep = ids[0] >= 0
     rows = idx.rows(ids[0][keep]) if keep.any() else None
     for sc, rec in zip(scores[0][keep], rows.to_dict("records") if rows is not None else []):
         key = str(rec["key"])
-        out[(key, "clip")] = LookupHit(str(image), key, str(idx.dataset_dir / str(rec.get("path", ""))), "clip", float(sc),
-                                       f"CLIP cosine {sc:.3f} ≥ {min_score}", str(rec.get("caption") or ""),
-                                       str(rec.get("author") or ""))
+        out[(key, "clip")] = LookupHit(
+            str(image),
+            key,
+            str(idx.dataset_dir / str(rec.get("path", ""))),
+            "clip",
+            float(sc),
+            f"CLIP cosine {sc:.3f} ≥ {min_score}",
+            str(rec.get("caption") or ""),
+            str(rec.get("author") or ""),
+        )
     return sorted(out.values(), key=lambda h: (h.method != "phash", -h.score if h.method == "clip" else h.score))
 
 
@@ -125,8 +140,9 @@ def default_registry_path() -> Path:
     return Path((os.environ.get(REGISTRY_ENV) or "").strip() or "optout.db")
 
 
-def file_artist_optout(registry: str | Path, name: str, aliases: tuple[str, ...] = (), *, scope: str = "ai-training",
-                       source: str = "app", evidence: str = ""):
+def file_artist_optout(
+    registry: str | Path, name: str, aliases: tuple[str, ...] = (), *, scope: str = "ai-training", source: str = "app", evidence: str = ""
+):
     """Record an artist opt-out (name + aliases) in the SQLite registry, creating the file if needed.
 
     Returns (Entry, created); re-filing the same artist and scope is a no-op. Bad input raises InputError.

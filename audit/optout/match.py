@@ -125,7 +125,14 @@ def _match_sha(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
     left = left[left["sha"].isin(shas["value"])]
     m = left.merge(shas, left_on="sha", right_on="value")
     m["matched"] = m["sha"]
-    return [_finish(m, "sha256", "sha256", "identical file (sha256 " + m["sha"].str.slice(0, 12) + "…) registered as " + m["kind"] + " " + m["display"].str.slice(0, 40))]
+    return [
+        _finish(
+            m,
+            "sha256",
+            "sha256",
+            "identical file (sha256 " + m["sha"].str.slice(0, 12) + "…) registered as " + m["kind"] + " " + m["display"].str.slice(0, 40),
+        )
+    ]
 
 
 def _match_phash(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int) -> list[pd.DataFrame]:
@@ -177,8 +184,7 @@ def artist_patterns(reg: pd.DataFrame) -> pd.DataFrame:
             names.append(name)
     low, _, parents = N.tokenise(pa.array(names, type=pa.large_string()))
     toks = pd.Series(low.to_numpy(zero_copy_only=False)).groupby(np.asarray(parents)).agg(tuple)
-    df = pd.DataFrame({"id": np.asarray(ids)[toks.index], "pattern": np.asarray(names, dtype=object)[toks.index],
-                       "toks": toks.to_numpy()})
+    df = pd.DataFrame({"id": np.asarray(ids)[toks.index], "pattern": np.asarray(names, dtype=object)[toks.index], "toks": toks.to_numpy()})
     df["n"] = df["toks"].map(len)
     df = df[df["n"] <= MAX_NAME_TOKENS]
     df["joined"] = df["toks"].map(" ".join)
@@ -211,10 +217,11 @@ def find_names(texts: pd.Series, patterns: pd.DataFrame, *, proper_noun_single: 
         grams = low.slice(0, m)
         for k in range(1, n):
             grams = pc.binary_join_element_wise(grams, low.slice(k, m), sep)
-        mask = np.asarray(pc.is_in(grams, value_set=pa.array(pats["joined"].unique(), type=pa.large_string()))
-                          .to_numpy(zero_copy_only=False), dtype=bool)
+        mask = np.asarray(
+            pc.is_in(grams, value_set=pa.array(pats["joined"].unique(), type=pa.large_string())).to_numpy(zero_copy_only=False), dtype=bool
+        )
         if n > 1:
-            mask &= par[:m] == par[n - 1:]  # all tokens from the same text
+            mask &= par[:m] == par[n - 1 :]  # all tokens from the same text
         pos = np.flatnonzero(mask)
         if not len(pos):
             continue
@@ -252,14 +259,27 @@ def _match_names(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame
         hits["matched"] = [t[s:e] if s is not None else " ".join(k) for t, (s, e), k in zip(texts, spans, hits["toks"])]
         hits["key"] = manifest["key"].astype(str).to_numpy()[hits["row"].to_numpy()]
         hits["url"] = manifest["url"].to_numpy()[hits["row"].to_numpy()]
-        reason = ("artist " + hits["display"] + " named in " + fld + ": '" + hits["matched"] + "'"
-                  + np.where(hits["pattern"] != hits["display"], " (alias '" + hits["pattern"] + "')", ""))
+        reason = (
+            "artist "
+            + hits["display"]
+            + " named in "
+            + fld
+            + ": '"
+            + hits["matched"]
+            + "'"
+            + np.where(hits["pattern"] != hits["display"], " (alias '" + hits["pattern"] + "')", "")
+        )
         out.append(_finish(hits, "artist", fld, reason))
     return out
 
 
-def check_manifest(manifest: pd.DataFrame, registry: pd.DataFrame, *, max_distance: int = config.PHASH_NEAR_DUPLICATE,
-                   rules: tuple[str, ...] = ("url", "sha256", "phash", "artist")) -> CheckResult:
+def check_manifest(
+    manifest: pd.DataFrame,
+    registry: pd.DataFrame,
+    *,
+    max_distance: int = config.PHASH_NEAR_DUPLICATE,
+    rules: tuple[str, ...] = ("url", "sha256", "phash", "artist"),
+) -> CheckResult:
     """Every (row, entry) pair where an active registry entry covers a manifest row, with the reason."""
     reg = registry[registry["active"].astype(bool)] if "active" in registry else registry
     parts: list[pd.DataFrame] = []

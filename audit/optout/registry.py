@@ -209,13 +209,26 @@ class Registry:
             eid = int(cur.lastrowid)
             self._log("add", eid, {k: v for k, v in rec.items() if k != "embedding"})
             return eid, True
-        row = self.conn.execute("SELECT id FROM entries WHERE kind=? AND value=? AND scope=?", (rec["kind"], rec["value"], rec["scope"])).fetchone()
+        row = self.conn.execute(
+            "SELECT id FROM entries WHERE kind=? AND value=? AND scope=?", (rec["kind"], rec["value"], rec["scope"])
+        ).fetchone()
         return int(row[0]), False
 
     @staticmethod
-    def make_record(kind: str, value: str, *, aliases: tuple[str, ...] | list[str] = (), scope: str = DEFAULT_SCOPE,
-                    source: str = "", received: str | None = None, evidence: str = "", artist: str | None = None,
-                    phash: str | None = None, embedding: np.ndarray | None = None, embed_model: str | None = None) -> dict[str, Any]:
+    def make_record(
+        kind: str,
+        value: str,
+        *,
+        aliases: tuple[str, ...] | list[str] = (),
+        scope: str = DEFAULT_SCOPE,
+        source: str = "",
+        received: str | None = None,
+        evidence: str = "",
+        artist: str | None = None,
+        phash: str | None = None,
+        embedding: np.ndarray | None = None,
+        embed_model: str | None = None,
+    ) -> dict[str, Any]:
         """Validate and canonicalise one entry (raises InputError naming the bad field)."""
         scope = (scope or DEFAULT_SCOPE).strip().lower()
         if scope not in SCOPES:
@@ -233,11 +246,18 @@ class Registry:
         if phash is not None:
             phash = canonical_value("phash", phash)
         return {
-            "kind": kind, "value": canonical_value(kind, value), "display": value.strip(),
-            "aliases": json.dumps(list(aliases), ensure_ascii=False), "artist": artist, "phash": phash,
+            "kind": kind,
+            "value": canonical_value(kind, value),
+            "display": value.strip(),
+            "aliases": json.dumps(list(aliases), ensure_ascii=False),
+            "artist": artist,
+            "phash": phash,
             "embedding": None if embedding is None else np.asarray(embedding, dtype=np.float32).tobytes(),
-            "embed_model": embed_model, "source": source or "", "received": str(received or _dt.date.today().isoformat()),
-            "scope": scope, "evidence": evidence or "",
+            "embed_model": embed_model,
+            "source": source or "",
+            "received": str(received or _dt.date.today().isoformat()),
+            "scope": scope,
+            "evidence": evidence or "",
         }
 
     def add(self, kind: str, value: str, **fields: Any) -> tuple[Entry, bool]:
@@ -269,8 +289,16 @@ class Registry:
             emb = embedder.embed_images([img], progress=False)[0]
             fp = getattr(embedder, "fingerprint", "") or ""
             model = f"{embedder.name}#{fp[:16]}" if fp else embedder.name  # name + weights: see apply._same_model
-        return self.add("image", sha256_file(image), artist=artist, phash=ph, embedding=emb, embed_model=model,
-                        evidence=fields.pop("evidence", "") or f"example image {Path(image).name}", **fields)
+        return self.add(
+            "image",
+            sha256_file(image),
+            artist=artist,
+            phash=ph,
+            embedding=emb,
+            embed_model=model,
+            evidence=fields.pop("evidence", "") or f"example image {Path(image).name}",
+            **fields,
+        )
 
     def deactivate(self, entry_id: int, reason: str) -> Entry:
         """Withdraw an entry (kept, marked inactive, logged): the history is never rewritten."""
@@ -289,7 +317,9 @@ class Registry:
         ).fetchone()
         if row is None:
             raise InputError(f"no registry entry with id {entry_id}")
-        return Entry(row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7], row[8], bool(row[9]), row[10], row[11])
+        return Entry(
+            row[0], row[1], row[2], row[3], tuple(json.loads(row[4])), row[5], row[6], row[7], row[8], bool(row[9]), row[10], row[11]
+        )
 
     def frame(self, kind: str | None = None, active_only: bool = True, with_embeddings: bool = False) -> pd.DataFrame:
         """Entries as a DataFrame (the matcher's input)."""

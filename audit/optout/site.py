@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.errors import InputError
-from audit.optout import embedded, robots, signals as S
+from audit.optout import embedded, robots
+from audit.optout import signals as S
 from audit.optout.signals import Signal
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -51,7 +52,11 @@ def decide(sigs: tuple[Signal, ...], agent: str = DEFAULT_AGENT, url: str = "", 
     # permissive statements about training-like uses conflict with a reservation; "search=yes" does not
     permissive = [s for s in applicable if not s.restricts and "=" in s.directive and S.STRICTNESS.get(s.scope, 0) >= 3]
     if not restricting:
-        reason = "no applicable reservation" + (f" ({len(sigs) - len(applicable) - len(by_precedence)} signal(s) scoped to other agents)" if len(sigs) > len(applicable) + len(by_precedence) else "")
+        reason = "no applicable reservation" + (
+            f" ({len(sigs) - len(applicable) - len(by_precedence)} signal(s) scoped to other agents)"
+            if len(sigs) > len(applicable) + len(by_precedence)
+            else ""
+        )
         return Verdict(url, agent, False, None, reason, sigs, (), tuple(by_precedence), problems)
     strictest = max(restricting, key=lambda s: S.STRICTNESS.get(s.scope, 0))
     reason = f"{strictest.kind} '{strictest.directive}' reserves {strictest.scope}"
@@ -59,14 +64,22 @@ def decide(sigs: tuple[Signal, ...], agent: str = DEFAULT_AGENT, url: str = "", 
         reason += "; conflicting signals, strictest wins over " + ", ".join(f"{p.kind} '{p.directive}'" for p in permissive)
     if by_precedence:
         reason += "; TDMRep precedence (embedded > meta > header > file) set aside " + ", ".join(
-            f"{s.kind} '{s.directive}'" for s in by_precedence)
+            f"{s.kind} '{s.directive}'" for s in by_precedence
+        )
     overridden = by_precedence + permissive
     return Verdict(url, agent, True, strictest.scope, reason, sigs, tuple(restricting), tuple(overridden), problems)
 
 
-def offline_signals(url: str = "/", *, headers: str | Path | None = None, html: str | Path | None = None,
-                    robots_txt: str | Path | None = None, ai_txt: str | Path | None = None,
-                    tdmrep_json: str | Path | None = None, image: str | Path | None = None) -> tuple[Signal, ...]:
+def offline_signals(
+    url: str = "/",
+    *,
+    headers: str | Path | None = None,
+    html: str | Path | None = None,
+    robots_txt: str | Path | None = None,
+    ai_txt: str | Path | None = None,
+    tdmrep_json: str | Path | None = None,
+    image: str | Path | None = None,
+) -> tuple[Signal, ...]:
     """Signals from stored files (the archived response of a crawl)."""
     path = urllib.parse.urlsplit(url).path or "/"
 
@@ -124,9 +137,11 @@ def fetch_signals(url: str, *, timeout: float = 10.0, agent: str = DEFAULT_AGENT
         out += S.parse_html(body, location=url)
     elif ctype.startswith("image/") and body:
         out += embedded.image_signals(data=body, mime=ctype, location=url)
-    for name, parse in (("/robots.txt", lambda b, loc: robots.robots_signals(b, path, location=loc)),
-                        ("/ai.txt", lambda b, loc: robots.ai_txt_signals(b, path, location=loc)),
-                        ("/.well-known/tdmrep.json", lambda b, loc: S.parse_tdmrep_json(b, path, location=loc))):
+    for name, parse in (
+        ("/robots.txt", lambda b, loc: robots.robots_signals(b, path, location=loc)),
+        ("/ai.txt", lambda b, loc: robots.ai_txt_signals(b, path, location=loc)),
+        ("/.well-known/tdmrep.json", lambda b, loc: S.parse_tdmrep_json(b, path, location=loc)),
+    ):
         st, _, b, e = _get(origin + name, timeout, agent)
         if st == 200 and b:
             out += parse(b, origin + name)

@@ -6,7 +6,7 @@ Light to import: c2pa and cryptography load only when a function needs them.
 from audit.provenance.assertions import GeneratorInfo, ImageFacts, ManifestOptions, read_generator
 from audit.provenance.ca import CertificateAuthority, init_ca, load_ca
 from audit.provenance.stamp import Stamper, StampResult, stamp_image, stamp_images
-from audit.provenance.verify import VerifyResult, Verifier, verify_bytes, verify_image, verify_images
+from audit.provenance.verify import Verifier, VerifyResult, verify_bytes, verify_image, verify_images
 
 __all__ = [
     "CertificateAuthority", "GeneratorInfo", "ImageFacts", "ManifestOptions", "RecoveryResult", "StampResult", "Stamper",

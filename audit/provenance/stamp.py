@@ -15,7 +15,13 @@ from typing import Sequence
 from audit.atomic import atomic_path
 from audit.errors import ArtefactError, ImageError, InputError, ProvenanceError
 from audit.provenance.assertions import (
-    ImageFacts, ManifestOptions, build_manifest, mime_type, read_generator, read_samples, read_verdicts,
+    ImageFacts,
+    ManifestOptions,
+    build_manifest,
+    mime_type,
+    read_generator,
+    read_samples,
+    read_verdicts,
 )
 from audit.provenance.ca import DEFAULT_CA_DIR, CertificateAuthority, algorithm_for, init_ca, load_ca
 

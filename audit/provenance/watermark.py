@@ -6,7 +6,8 @@ lost the mark after any JPEG (0 % read at q90) and on half the images even uncha
 at scale 36 (the library default) lost it at JPEG 50; scale 64 keeps it through JPEG 50 at ~37–39 dB
 PSNR. Flat or white-background images (drawings) clip the chroma change and may not carry it at
 all: stamping reads the mark back and records the bit errors, and recovery falls back to fingerprints.
-Payload 64 bits = 40-bit id + 24-bit checksum (first bytes of SHA-256 of the id), so a random image decodes to a "valid" id with probability 2^-24;
+Payload 64 bits = 40-bit id + 24-bit checksum (first bytes of SHA-256 of the id),
+so a random image decodes to a "valid" id with probability 2^-24;
 against a store, a decoded word must also lie within `MAX_BIT_ERRORS` of a stored id's codeword.
 Brightness changes can invert every bit, so the complement is tried too.
 """
@@ -57,14 +58,16 @@ def codeword(wm_id: str) -> tuple[int, ...]:
 def _id_from_bits(bits: tuple[int, ...]) -> str | None:
     raw = np.packbits(np.array(bits, dtype=np.uint8)).tobytes()
     wm_id = raw[: ID_BITS // 8].hex()
-    return wm_id if raw[ID_BITS // 8:] == _check(wm_id) else None
+    return wm_id if raw[ID_BITS // 8 :] == _check(wm_id) else None
 
 
 def check_size(width: int, height: int, name: str) -> None:
     """Clear error before stamping: the mark needs at least MIN_SIDE × MIN_SIDE pixels."""
     if min(width, height) < MIN_SIDE:
-        raise ImageError(f"{name}: {width}×{height} px is too small to carry a durable watermark",
-                         f"needs at least {MIN_SIDE}×{MIN_SIDE}; upscale it or stamp without --durable")
+        raise ImageError(
+            f"{name}: {width}×{height} px is too small to carry a durable watermark",
+            f"needs at least {MIN_SIDE}×{MIN_SIDE}; upscale it or stamp without --durable",
+        )
 
 
 def embed(rgb: np.ndarray, wm_id: str, name: str = "<image>") -> np.ndarray:
@@ -104,4 +107,4 @@ def bit_errors(bits: tuple[int, ...], wm_id: str) -> int:
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)

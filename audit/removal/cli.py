@@ -117,8 +117,9 @@ def models(request_id: int, model_dirs: List[Path] = typer.Option(..., "--models
 
 
 @app.command("close-answered")
-def close_answered_(retention_days: float = typer.Option(..., "--retention-days", help="Keep answered requests this long, then close them."),
-                    db: Path = DB) -> None:
+def close_answered_(
+    retention_days: float = typer.Option(..., "--retention-days", help="Keep answered requests this long, then close them."), db: Path = DB
+) -> None:
     """Close confirmed/rejected/exempted requests answered more than N days ago; closing drops name and contact."""
     from audit.removal.minimise import close_answered
 
@@ -127,8 +128,12 @@ def close_answered_(retention_days: float = typer.Option(..., "--retention-days"
 
 
 @app.command("letter")
-def letter(request_id: int, out: Path = typer.Option(..., "--out", help=".md or .html"),
-           model_dirs: Optional[List[Path]] = typer.Option(None, "--models"), db: Path = DB) -> None:
+def letter(
+    request_id: int,
+    out: Path = typer.Option(..., "--out", help=".md or .html"),
+    model_dirs: Optional[List[Path]] = typer.Option(None, "--models"),
+    db: Path = DB,
+) -> None:
     """Write the confirmation letter for the subject."""
     from audit.removal.erase import affected_models
     from audit.removal.letter import write_letter
@@ -162,17 +167,24 @@ def verify_log_(db: Path = DB) -> None:
 
 
 @app.command("model-check")
-def model_check_(request_id: int, model: Path = typer.Option(..., "--model", help="Generator checkpoint dir to check."),
-                 out: Path = typer.Option(..., "--out", help="Report dir: samples/, scan/ (matches.parquet), meta.json."),
-                 prompt: Optional[List[str]] = typer.Option(None, "--prompt", help="Subject's caption(s); the request does not store them."),
-                 photo: Optional[List[Path]] = typer.Option(None, "--photo", help="Subject's photo(s); erased files are gone."),
-                 n: int = typer.Option(4, "--n", help="Images per prompt."), steps: int = typer.Option(25, "--steps"),
-                 seed: int = typer.Option(0, "--seed"), device: str = typer.Option("cpu", "--device"), db: Path = DB) -> None:
+def model_check_(
+    request_id: int,
+    model: Path = typer.Option(..., "--model", help="Generator checkpoint dir to check."),
+    out: Path = typer.Option(..., "--out", help="Report dir: samples/, scan/ (matches.parquet), meta.json."),
+    prompt: Optional[List[str]] = typer.Option(None, "--prompt", help="Subject's caption(s); the request does not store them."),
+    photo: Optional[List[Path]] = typer.Option(None, "--photo", help="Subject's photo(s); erased files are gone."),
+    n: int = typer.Option(4, "--n", help="Images per prompt."),
+    steps: int = typer.Option(25, "--steps"),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device"),
+    db: Path = DB,
+) -> None:
     """Sample the generator with the subject's captions and scan the samples against the subject's photos."""
     from audit.removal.modelcheck import model_check
 
-    r = model_check(_conn(db), request_id, model, out, prompts=prompt or [], photos=photo or [], n=n, steps=steps,
-                    seed=seed, device=device)
+    r = model_check(_conn(db), request_id, model, out, prompts=prompt or [], photos=photo or [], n=n, steps=steps, seed=seed, device=device)
     typer.echo(f"note: {r.note}")
-    typer.echo(f"request #{r.request_id}: {r.generated} image(s) from {r.model_dir}: {r.copies} copy, {r.similar} similar "
-               f"-> {r.outcome}; report {r.report_dir}/scan/matches.parquet (outcome logged, hashes only)")
+    typer.echo(
+        f"request #{r.request_id}: {r.generated} image(s) from {r.model_dir}: {r.copies} copy, {r.similar} similar "
+        f"-> {r.outcome}; report {r.report_dir}/scan/matches.parquet (outcome logged, hashes only)"
+    )

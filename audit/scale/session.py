@@ -26,7 +26,9 @@ def spark_session(master: str = "local[2]", app_name: str = "genaudit", shuffle_
                   conf: dict[str, str] | None = None):
     """A SparkSession on `master` (local[N], spark://host:7077, yarn, k8s://...) with Arrow on and UI off by default."""
     if not java_available():
-        raise SparkError("Java not found: Spark needs a JVM", "install Java 17 (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME")
+        raise SparkError(
+            "Java not found: Spark needs a JVM", "install Java 17 (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -39,19 +41,24 @@ def spark_session(master: str = "local[2]", app_name: str = "genaudit", shuffle_
     import warnings
 
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
-    b = (SparkSession.builder.master(master).appName(app_name)
-         .config("spark.ui.enabled", "false")
-         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-         .config("spark.sql.execution.arrow.maxRecordsPerBatch", os.environ.get("GENAUDIT_SPARK_BATCH_ROWS", "200000"))
-         .config("spark.driver.memory", os.environ.get("GENAUDIT_SPARK_DRIVER_MEMORY", "2g")))
+    b = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", os.environ.get("GENAUDIT_SPARK_BATCH_ROWS", "200000"))
+        .config("spark.driver.memory", os.environ.get("GENAUDIT_SPARK_DRIVER_MEMORY", "2g"))
+    )
     for k, v in (conf or {}).items():
         b = b.config(k, v)
     try:
         spark = b.getOrCreate()
     except Exception as exc:  # py4j/JVM start-up failures
-        raise SparkError(f"could not start Spark on master {master!r} ({str(exc).splitlines()[0][:160]})",
-                         "check the master URL and that the cluster runs the same pyspark version") from None
+        raise SparkError(
+            f"could not start Spark on master {master!r} ({str(exc).splitlines()[0][:160]})",
+            "check the master URL and that the cluster runs the same pyspark version",
+        ) from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
