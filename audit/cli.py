@@ -48,8 +48,33 @@ def _register() -> None:
 _register()
 
 
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+    """(ClickException, Exit, Abort) classes of every click the installed typer may raise.
+
+    typer >= 0.2x raises its vendored copy's exceptions (`typer._click`), older typer those of the
+    separate `click` package; catching only one of them turned usage errors into tracebacks.
+    """
+    import importlib
+
+    usage: list[type] = []
+    exits: list[type] = []
+    aborts: list[type] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for found, attr in ((usage, "ClickException"), (exits, "Exit"), (aborts, "Abort")):
+            if isinstance(getattr(mod, attr, None), type):
+                found.append(getattr(mod, attr))
+    exits.append(typer.Exit)  # typer's own classes (separate from click's since the vendored copy)
+    aborts.append(typer.Abort)
+    return tuple(usage), tuple(exits), tuple(aborts)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run the app, turning AuditError into a one-line message."""
+    """Console entry point: usage errors and AuditErrors become one line (exit 2), never a traceback."""
+    usage_errors, exits, aborts = _click_exception_types()
     try:
         rc = app(args=argv, standalone_mode=False)
     except AuditError as exc:
@@ -60,17 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.secho("interrupted; nothing half-written was left in place", err=True)
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            return 1
-        raise
+    except usage_errors as exc:  # usage errors: click's one-line message + usage, exit 2
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
+    except exits as exc:
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except aborts:
+        typer.secho("aborted", err=True)
+        return 1
     return rc if isinstance(rc, int) else 0
 
 

@@ -1,0 +1,168 @@
+"""Import-graph check run by CI: no cycles, no private cross-package imports, no UI in the domain, lazy imports only where due.
+
+Reads the source with `ast` (nothing is imported), so it is fast and safe. Exit 1 with one line per finding.
+Rules (docs/ARCHITECTURE.md "Import graph"):
+1. No import cycles among modules of `audit/`, counting imports inside functions too (a lazy import hides a cycle
+   from Python, not from a reader).
+2. No `from audit.<pkg>... import _private` from outside `audit.<pkg>`.
+3. Nothing under `audit/` imports streamlit or the `app` package: UI lives in `app/`.
+4. Imports inside functions only for heavy or optional libraries (HEAVY), or in a `cli.py` module (commands import their
+   implementation when run, so `audit --help` stays fast).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Libraries slow to import or optional at run time: importing them inside the function that needs them is the rule.
+HEAVY = {
+    "torch", "torchvision", "open_clip", "faiss", "c2pa", "cv2", "pyspark", "diffusers", "skimage", "matplotlib",
+    "imwatermark", "resvg_py", "transformers", "scipy", "streamlit", "pandas", "pyarrow", "imagehash", "sklearn",
+}
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _type_checking_lines(tree: ast.AST) -> set[int]:
+    """Line numbers inside `if TYPE_CHECKING:` blocks (imports there are for type checkers only)."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            test = node.test
+            name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
+            if name == "TYPE_CHECKING":
+                for sub in node.body:
+                    for n in ast.walk(sub):
+                        if hasattr(n, "lineno"):
+                            lines.add(n.lineno)
+    return lines
+
+
+def imports(path: Path) -> Iterator[tuple[str, list[str], bool, int]]:
+    """(imported module, imported names, inside a function?, line) for each import statement of one file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    skip = _type_checking_lines(tree)
+    own = module_name(path)
+    package = own if path.name == "__init__.py" else own.rpartition(".")[0]
+
+    def visit(node: ast.AST, in_function: bool) -> Iterator[tuple[str, list[str], bool, int]]:
+        for child in ast.iter_child_nodes(node):
+            inner = in_function or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if isinstance(child, ast.Import) and child.lineno not in skip:
+                for alias in child.names:
+                    yield alias.name, [], in_function, child.lineno
+            elif isinstance(child, ast.ImportFrom) and child.lineno not in skip:
+                base = child.module or ""
+                if child.level:
+                    anchor = package.split(".")
+                    anchor = anchor[: len(anchor) - (child.level - 1)]
+                    base = ".".join([*anchor, base]) if base else ".".join(anchor)
+                yield base, [a.name for a in child.names], in_function, child.lineno
+            yield from visit(child, inner)
+
+    yield from visit(tree, False)
+
+
+def _resolve(target: str, names: list[str], modules: set[str]) -> list[str]:
+    """The audit modules an import statement depends on (a `from pkg import mod` names the submodule)."""
+    out = []
+    for name in names:
+        if f"{target}.{name}" in modules:
+            out.append(f"{target}.{name}")
+    if target in modules and len(out) < max(len(names), 1):
+        out.append(target)
+    return out
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = counter
+        counter += 1
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, it = work[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[node])
+                if low[node] == index[node]:
+                    comp = []
+                    while True:
+                        m = stack.pop()
+                        on_stack.discard(m)
+                        comp.append(m)
+                        if m == node:
+                            break
+                    if len(comp) > 1:
+                        found.append(sorted(comp))
+            elif nxt not in index:
+                index[nxt] = low[nxt] = counter
+                counter += 1
+                stack.append(nxt)
+                on_stack.add(nxt)
+                work.append((nxt, iter(sorted(graph.get(nxt, ())))))
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+    return found
+
+
+def check(root: Path = ROOT) -> list[str]:
+    files = sorted((root / "audit").rglob("*.py"))
+    modules = {module_name(f) for f in files}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    problems: list[str] = []
+    for f in files:
+        own = module_name(f)
+        own_pkg = ".".join(own.split(".")[:2])
+        rel = f.relative_to(root)
+        for target, names, in_function, line in imports(f):
+            top = target.split(".")[0]
+            if top in ("streamlit", "app"):
+                problems.append(f"{rel}:{line}: imports {target}: UI code belongs in app/, not audit/")
+            if top == "audit":
+                for dep in _resolve(target, names, modules):
+                    if dep != own:
+                        graph[own].add(dep)
+                target_pkg = ".".join(target.split(".")[:2])
+                private = [n for n in names if n.startswith("_") and not n.startswith("__")]
+                if private and target_pkg != own_pkg:
+                    problems.append(f"{rel}:{line}: imports private {', '.join(private)} from {target} (another package)")
+            if in_function and top not in HEAVY and f.name != "cli.py" and not f.name.endswith("_cli.py"):
+                problems.append(f"{rel}:{line}: imports {target} inside a function: only heavy/optional libraries may be lazy")
+    for comp in _cycles(graph):
+        problems.append("import cycle: " + " <-> ".join(comp))
+    return problems
+
+
+def main() -> int:
+    problems = check()
+    for p in problems:
+        print(p)
+    print(f"import graph: {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
