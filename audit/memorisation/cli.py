@@ -43,6 +43,33 @@ def scan(
 
 
 @app.command()
+def extract(
+    generator: Path = typer.Option(..., "--generator", help="Generator directory (audit generate train; data/generator ships one)."),
+    prompts: Path = typer.Option(..., "--prompts", help="Text file, one caption per line (# comments allowed)."),
+    out: Path = typer.Option(..., "--out", help="Output directory (extraction.parquet, samples/, flagged/, meta.json)."),
+    samples_per_prompt: int = typer.Option(16, "--samples-per-prompt", help="Images sampled per caption (seeds SEED..)."),
+    index: Optional[Path] = typer.Option(None, "--index", help="Also check flagged cliques against this index (a scan)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing extraction in --out."),
+    steps: int = typer.Option(25, "--steps", help="DDIM steps per sample."),
+    guidance: float = typer.Option(3.0, "--guidance", help="Classifier-free guidance scale."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Flag captions whose samples collapse into near-identical cliques (memorised), without the training set."""
+    from audit.generate.sample import read_prompts_file
+    from audit.memorisation.extract_run import extract_captions
+
+    run = extract_captions(generator, read_prompts_file(prompts), out, samples_per_prompt=samples_per_prompt,
+                           seed=seed, steps=steps, guidance=guidance, index=index, overwrite=overwrite)
+    typer.echo(f"{len(run.captions)} caption(s), {len(run.flagged)} flagged (spread {run.spread:.3f}) "
+               f"in {run.seconds:.0f} s")
+    for c in run.captions[:10]:
+        typer.echo(f"  {'FLAG' if c.flagged else '    '} {c.clique_size:>3}/{c.samples}  {c.prompt}")
+    if run.scan_counts is not None:
+        typer.echo(f"scan of flagged cliques: {run.scan_counts}")
+    typer.echo(f"results: {out / 'extraction.parquet'}")
+
+
+@app.command()
 def review(
     report_dir: Path = typer.Argument(..., help="Report directory written by `audit memorisation scan`."),
     query_path: str = typer.Argument(..., help="query_path of the generated image (as in matches.parquet)."),
