@@ -6,10 +6,10 @@ file they are given; the check itself opens the file read-only.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
+from audit import config
 from audit.errors import InputError
 
 #: Tables that identify each database (audit/optout/registry.py, audit/removal/store.py).
@@ -85,15 +85,11 @@ def file_token(path: Path | None) -> str:
 
 def default_registry() -> str:
     """The registry the app files opt-outs into, if that file exists ('' otherwise)."""
-    from audit.optout.lookup import default_registry_path
-
-    p = default_registry_path()
+    p = config.optout_registry()
     return str(p) if p.is_file() else ""
 
 
 def default_requests() -> str:
     """$GENAUDIT_REMOVAL_DB (the DB the removal page and ingest use), if set and present ('' otherwise)."""
-    from audit.removal.tombstones import ENV_DB
-
-    p = optional_path(os.environ.get(ENV_DB))
+    p = config.removal_db_from_env()
     return str(p) if p is not None and p.is_file() else ""
