@@ -44,7 +44,7 @@ def check_registry(path: str | Path) -> Path:
     if not REGISTRY_TABLES <= tables:
         what = "a removal-request database" if REMOVAL_TABLES <= tables else "not an opt-out registry"
         raise InputError(f"{p} is {what} (no 'entries' table)",
-                         "pass the opt-out registry as --registry and removal requests as --requests")
+                         "pass the opt-out registry as --registry and removal requests as --removal-db")
     return p
 
 
@@ -59,7 +59,7 @@ def check_requests(path: str | Path) -> Path:
         if not REMOVAL_TABLES <= tables:
             what = "an opt-out registry" if REGISTRY_TABLES <= tables else "not a removal-request database"
             raise InputError(f"{p} is {what} (no 'requests'/'tombstones' tables)",
-                             "pass the opt-out registry as --registry and removal requests as --requests")
+                             "pass the opt-out registry as --registry and removal requests as --removal-db")
     return p
 
 
