@@ -21,9 +21,13 @@ app = typer.Typer(
     add_completion=False,
 )
 
-#: (group name, module holding a `app: typer.Typer`, help) — imported at start-up; they keep heavy imports lazy.
+#: (name, module holding an `app: typer.Typer`, help) — imported at start-up; they keep heavy imports lazy.
+#: A one-word name is a group; "group command" adds the module's command(s) to that group (a command that
+#: lives in its own package, like `audit dataset card` in audit/card).
 GROUPS: list[tuple[str, str, str]] = [
     ("dataset", "audit.dataset.cli", "Build, ingest and describe training sets."),
+    ("dataset card", "audit.card.cli", "Write a self-contained dataset card (HTML + JSON): counts, licences, authors, "
+                                       "duplicates, opt-outs, concepts."),
     ("embed", "audit.embed.cli", "CLIP embeddings: train the tiny in-project CLIP, evaluate retrieval."),
     ("index", "audit.index.cli", "Build and inspect search indices."),
     ("optout", "audit.optout.cli", "Opt-out registry, signal parsers, manifest check/filter, offline lookup."),
@@ -39,8 +43,17 @@ TOP_LEVEL: list[str] = ["audit.index.search_cli", "audit.demo_cli", "audit.app_c
 
 
 def _register() -> None:
+    groups: dict[str, typer.Typer] = {}
     for name, module, help_text in GROUPS:
-        app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
+        sub: typer.Typer = importlib.import_module(module).app
+        parent, _, _ = name.rpartition(" ")
+        if parent:
+            for info in sub.registered_commands:
+                info.help = info.help or help_text
+            groups[parent].registered_commands.extend(sub.registered_commands)
+        else:
+            groups[name] = sub
+            app.add_typer(sub, name=name, help=help_text)
     for module in TOP_LEVEL:
         importlib.import_module(module).register(app)
 

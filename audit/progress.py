@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Iterable, Iterator, TypeVar
+
+from audit import config
 
 T = TypeVar("T")
 
 
 def enabled() -> bool:
-    if os.environ.get("GENAUDIT_PROGRESS") in ("0", "false", "no"):
-        return False
-    return sys.stderr.isatty() or os.environ.get("GENAUDIT_PROGRESS") in ("1", "true", "yes")
+    """$GENAUDIT_PROGRESS decides when set; otherwise bars show only on a terminal."""
+    choice = config.progress_choice()
+    return sys.stderr.isatty() if choice is None else choice
 
 
 def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "it") -> Iterator[T]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 APP_TITLE = "genaudit review"
 #: Environment variable through which `audit app` hands the index directory to the Streamlit process.
-INDEX_ENV = "GENAUDIT_INDEX"
+INDEX_ENV = config.ENV_INDEX
 APP_SCRIPT = config.PROJECT_DIR / "app" / "streamlit_app.py"
 INDEX_FILES = ("meta.json", "vectors.faiss", "ids.parquet")
 #: Also part of the cache token: a removal adds to the denylist, and the app must stop showing the item at once.
@@ -36,9 +36,7 @@ UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
 
 def default_index_dir(environ: Mapping[str, str] | None = None) -> Path:
     """GENAUDIT_INDEX if set (as `audit app --index` does), else `demo/index` under the working directory."""
-    env = os.environ if environ is None else environ
-    value = (env.get(INDEX_ENV) or "").strip()
-    return Path(value).expanduser() if value else config.DEMO_DIR / "index"
+    return config.index_dir(environ)
 
 
 @dataclass(frozen=True)

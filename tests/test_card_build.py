@@ -218,7 +218,7 @@ def test_flipped_copy_joins_near_cluster(tmp_path):
 
 
 def test_swapped_or_missing_databases_refused_untouched(world, tmp_path, capsys):
-    """The registry given as --requests (or the request DB as --registry) is refused with one line naming the
+    """The registry given as --removal-db (or the request DB as --registry) is refused with one line naming the
     file, before anything opens it (audit.optout/audit.removal would add their tables to it)."""
     from audit.card import build_card
     from audit.cli import main

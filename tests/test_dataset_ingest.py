@@ -165,7 +165,7 @@ def test_undecodable_image_with_phash_tombstones_is_skipped_not_fatal(tmp_path: 
         conn.execute("INSERT INTO tombstones VALUES (?, ?, ?, ?)", ("0" * 64, "ffffffffffffffff", 1, 0))
     conn.close()
     out = tmp_path / "ds"
-    assert main(["dataset", "ingest", str(DATA / "bad"), "--out", str(out), "--tombstones", str(db)]) == 0
+    assert main(["dataset", "ingest", str(DATA / "bad"), "--out", str(out), "--removal-db", str(db)]) == 0
     skipped = {s["file"]: s["reason"] for s in _meta(out)["skipped"]}
     assert "corrupt" in skipped["corrupt.png"] and "erased" not in skipped["corrupt.png"]
     assert "good.png" in set(read_manifest(out)["original_path"])

@@ -42,7 +42,7 @@ def test_cli_sample_writes_pngs_parquet_and_meta(model_dir, tmp_path, capsys):
     pf = tmp_path / "prompts.txt"
     pf.write_text(f"# comment\n{PROMPT}\n\na blue square on a black background\n")
     out = tmp_path / "s"
-    rc = main(["generate", "sample", "--model", str(model_dir), "--prompts-file", str(pf), "--n", "2",
+    rc = main(["generate", "sample", "--generator", str(model_dir), "--prompts-file", str(pf), "--n", "2",
                "--seed", "5", "--steps", "2", "--guidance", "2.0", "--out", str(out)])
     assert rc == 0, capsys.readouterr().err
     df = pd.read_parquet(out / "samples.parquet")
@@ -53,16 +53,16 @@ def test_cli_sample_writes_pngs_parquet_and_meta(model_dir, tmp_path, capsys):
     meta = json.loads((out / "meta.json").read_text())
     assert meta["kind"] == "samples" and meta["model_hash"] == df["model_hash"][0] and len(meta["model_hash"]) == 64
     # re-running into the same samples dir replaces it; a foreign non-empty dir is refused
-    assert main(["generate", "sample", "--model", str(model_dir), "--prompt", PROMPT, "--n", "1", "--steps", "1",
+    assert main(["generate", "sample", "--generator", str(model_dir), "--prompt", PROMPT, "--n", "1", "--steps", "1",
                  "--out", str(out)]) == 0
     assert len(pd.read_parquet(out / "samples.parquet")) == 1
-    assert main(["generate", "sample", "--model", str(model_dir), "--prompt", PROMPT, "--n", "1", "--steps", "1",
+    assert main(["generate", "sample", "--generator", str(model_dir), "--prompt", PROMPT, "--n", "1", "--steps", "1",
                  "--out", str(tmp_path)]) == 2
 
 
 @pytest.mark.parametrize("prompt, needle", [("   ", "prompt is empty"), ("a red \ufeff circle", "tokenize to nothing")])
 def test_unreadable_prompts_are_one_line_errors(model_dir, tmp_path, capsys, prompt, needle):
-    rc = main(["generate", "sample", "--model", str(model_dir), "--prompt", prompt, "--n", "1", "--out", str(tmp_path / "s")])
+    rc = main(["generate", "sample", "--generator", str(model_dir), "--prompt", prompt, "--n", "1", "--out", str(tmp_path / "s")])
     assert rc == 2 and needle in _err(capsys)
     assert not (tmp_path / "s").exists()
 
@@ -76,14 +76,14 @@ def test_model_dir_from_another_version_or_incomplete(model_dir, tmp_path, capsy
         load_pipeline(other)
     (other / "meta.json").write_text(json.dumps(meta))
     (other / "model.safetensors").unlink()
-    rc = main(["generate", "sample", "--model", str(other), "--prompt", PROMPT, "--out", str(tmp_path / "s")])
+    rc = main(["generate", "sample", "--generator", str(other), "--prompt", PROMPT, "--out", str(tmp_path / "s")])
     assert rc == 2 and "has no model.safetensors" in _err(capsys)
-    rc = main(["generate", "sample", "--model", str(tmp_path / "nope"), "--prompt", PROMPT, "--out", str(tmp_path / "s")])
+    rc = main(["generate", "sample", "--generator", str(tmp_path / "nope"), "--prompt", PROMPT, "--out", str(tmp_path / "s")])
     assert rc == 2 and "does not exist" in _err(capsys)
 
 
 def test_resolution_the_model_was_not_trained_at(model_dir, tmp_path, capsys):
-    rc = main(["generate", "sample", "--model", str(model_dir), "--prompt", PROMPT, "--resolution", "64",
+    rc = main(["generate", "sample", "--generator", str(model_dir), "--prompt", PROMPT, "--resolution", "64",
                "--out", str(tmp_path / "s")])
     assert rc == 2 and "trained at 32 px, not 64 px" in _err(capsys)
     with pytest.raises(InputError, match="not supported"):
@@ -103,6 +103,6 @@ def test_train_bad_inputs(shapes_dataset, tmp_path, capsys):
                "--duplicate", "k0001"])
     assert rc == 2 and "is not KEY=N" in _err(capsys)
     rc = main(["generate", "train", "--dataset", str(shapes_dataset), "--out", str(tmp_path / "n"), "--steps", "3",
-               "--preset", "tiny", "--batch", "2", "--clip", CLIP, "--lr", "1e30", "--save-every", "1"])
+               "--preset", "tiny", "--batch", "2", "--model", CLIP, "--lr", "1e30", "--save-every", "1"])
     err = _err(capsys)
     assert rc == 2 and "loss became nan" in err and err.count("\n") <= 2

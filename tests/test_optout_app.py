@@ -16,11 +16,11 @@ def _page(monkeypatch: pytest.MonkeyPatch, index_dir: Path, registry: Path):
     from streamlit.testing.v1 import AppTest
 
     from audit import webapp
-    from audit.optout.lookup import REGISTRY_ENV
+    from audit.config import ENV_OPTOUT_REGISTRY
 
     torch.set_num_threads(1)
     monkeypatch.setenv(webapp.INDEX_ENV, str(index_dir))
-    monkeypatch.setenv(REGISTRY_ENV, str(registry))
+    monkeypatch.setenv(ENV_OPTOUT_REGISTRY, str(registry))
     at = AppTest.from_file(str(webapp.APP_SCRIPT), default_timeout=APP_TIMEOUT).run()
     at.switch_page(PAGE).run()
     assert not at.exception and at.title[0].value == "Have I been trained?"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from names_eval import evaluate_names
 
 from audit.optout.exchange import import_entries
 from audit.optout.match import check_manifest
-from audit.optout.names_eval import evaluate_names
 from audit.optout.registry import Registry
 
 D = Path(__file__).parent / "data" / "optout"

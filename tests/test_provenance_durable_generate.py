@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not (GENERATOR_DIR / "model.safetensors").is_fil
 def test_sample_stamp_records_prompt_seed_generator(tmp_path, capsys):
     init_ca(tmp_path / "ca")
     out = tmp_path / "samples"
-    code = main(["generate", "sample", "--model", str(GENERATOR_DIR), "--out", str(out), "--prompt", "a red fox",
+    code = main(["generate", "sample", "--generator", str(GENERATOR_DIR), "--out", str(out), "--prompt", "a red fox",
                  "--n", "1", "--steps", "5", "--seed", "3", "--stamp", "--ca", str(tmp_path / "ca")])
     assert code == 0, capsys.readouterr().err
     v = verify_image(out / "p000_000.png", ca=tmp_path / "ca")
@@ -37,7 +37,7 @@ def test_sample_durable_upscales_small_samples_records_it_and_recovers(tmp_path,
 
     init_ca(tmp_path / "ca")
     out, store = tmp_path / "samples", tmp_path / "store"
-    code = main(["generate", "sample", "--model", str(GENERATOR_DIR), "--out", str(out), "--prompt", "a fox",
+    code = main(["generate", "sample", "--generator", str(GENERATOR_DIR), "--out", str(out), "--prompt", "a fox",
                  "--n", "1", "--steps", "3", "--seed", "5", "--stamp", "--durable", "--ca", str(tmp_path / "ca"),
                  "--store", str(store)])
     assert code == 0, capsys.readouterr().err

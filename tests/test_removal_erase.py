@@ -179,24 +179,24 @@ def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path)
 def test_cli_flow_and_reingest_refused(photos, tmp_path, capsys, monkeypatch):
     ds, idx = _world(photos, tmp_path)
     db = str(tmp_path / "r.db")
-    assert main(["removal", "new", "--name", "Grace Hopper", "--contact", "g@example.org", "--db", db]) == 0
-    assert main(["removal", "move", "1", "verified", "--db", db]) == 0
+    assert main(["removal", "new", "--name", "Grace Hopper", "--contact", "g@example.org", "--removal-db", db]) == 0
+    assert main(["removal", "move", "1", "verified", "--removal-db", db]) == 0
     capsys.readouterr()
-    assert main(["removal", "locate", "1", "--index", str(idx), "--photo", str(photos / "hopper.jpg"), "--db", db]) == 0
+    assert main(["removal", "locate", "1", "--index", str(idx), "--photo", str(photos / "hopper.jpg"), "--removal-db", db]) == 0
     assert "hopper\tphash" in capsys.readouterr().out
-    assert main(["removal", "confirm-hits", "1", "hopper", "--db", db]) == 0
-    assert main(["removal", "erase", "1", "--index", str(idx), "--db", db]) == 0
+    assert main(["removal", "confirm-hits", "1", "hopper", "--removal-db", db]) == 0
+    assert main(["removal", "erase", "1", "--index", str(idx), "--removal-db", db]) == 0
     assert "1 item(s) erased; state index_rebuilt" in capsys.readouterr().out
-    assert main(["removal", "check", str(photos / "hopper.jpg"), "--db", db]) == 1
-    assert main(["removal", "move", "1", "confirmed", "--db", db]) == 0
-    assert main(["removal", "letter", "1", "--out", str(tmp_path / "l.md"), "--db", db]) == 0
+    assert main(["removal", "check", str(photos / "hopper.jpg"), "--removal-db", db]) == 1
+    assert main(["removal", "move", "1", "confirmed", "--removal-db", db]) == 0
+    assert main(["removal", "letter", "1", "--out", str(tmp_path / "l.md"), "--removal-db", db]) == 0
     assert "Grace Hopper" in (tmp_path / "l.md").read_text()
-    assert main(["removal", "verify-log", "--db", db]) == 0
+    assert main(["removal", "verify-log", "--removal-db", db]) == 0
     assert "hopper" not in set(pd.read_parquet(ds / "manifest.parquet")["key"])
     from audit.dataset.ingest import ingest
 
     # A re-crawl of the same folder must not bring her back: via the CLI option, and via the environment.
-    assert main(["dataset", "ingest", str(photos), "--out", str(tmp_path / "again"), "--tombstones", db]) == 0
+    assert main(["dataset", "ingest", str(photos), "--out", str(tmp_path / "again"), "--removal-db", db]) == 0
     assert sorted(pd.read_parquet(tmp_path / "again" / "manifest.parquet")["key"]) == ["astronaut", "coffee", "rocket"]
     assert "erased on request" in (tmp_path / "again" / "meta.json").read_text()
     monkeypatch.setenv("GENAUDIT_REMOVAL_DB", db)

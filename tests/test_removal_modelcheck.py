@@ -38,11 +38,11 @@ def erased(tmp_path_factory) -> tuple[Path, Path, Path]:
     ingest(src, root / "ds")
     idx = build_index(root / "ds", root / "idx", model=MODEL)
     db = str(root / "r.db")
-    assert main(["removal", "new", "--name", "Stefan", "--contact", "s@example.org", "--db", db]) == 0
-    assert main(["removal", "move", "1", "verified", "--db", db]) == 0
-    assert main(["removal", "locate", "1", "--index", str(idx), "--photo", str(photo), "--db", db]) == 0
-    assert main(["removal", "confirm-hits", "1", "chelsea", "--db", db]) == 0
-    assert main(["removal", "erase", "1", "--index", str(idx), "--db", db]) == 0
+    assert main(["removal", "new", "--name", "Stefan", "--contact", "s@example.org", "--removal-db", db]) == 0
+    assert main(["removal", "move", "1", "verified", "--removal-db", db]) == 0
+    assert main(["removal", "locate", "1", "--index", str(idx), "--photo", str(photo), "--removal-db", db]) == 0
+    assert main(["removal", "confirm-hits", "1", "chelsea", "--removal-db", db]) == 0
+    assert main(["removal", "erase", "1", "--index", str(idx), "--removal-db", db]) == 0
     assert not (root / "ds" / "images").exists() or not list((root / "ds").rglob("chelsea*"))
     return root, Path(db), photo
 
@@ -52,8 +52,8 @@ def test_model_check_cli_runs_scan_and_logs_hashes_only(erased, capsys):
     out = root / "check"
     before = connect(db).execute("SELECT count(*) FROM audit_log").fetchone()[0]
     capsys.readouterr()
-    rc = main(["removal", "model-check", "1", "--model", str(GENERATOR), "--out", str(out), "--n", "1", "--steps", "5",
-               "--prompt", "a photo of chelsea the cat", "--photo", str(photo), "--db", str(db)])
+    rc = main(["removal", "model-check", "1", "--generator", str(GENERATOR), "--out", str(out), "--n", "1", "--steps", "5",
+               "--prompt", "a photo of chelsea the cat", "--photo", str(photo), "--removal-db", str(db)])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert "supplied by the reviewer" in text and "report" in text
@@ -82,12 +82,12 @@ def test_model_check_needs_reviewer_inputs_and_an_erasure(erased, tmp_path):
         model_check(conn, 1, GENERATOR, tmp_path / "a", prompts=[], photos=[photo], n=1, steps=5)
     with pytest.raises(InputError, match="not brought back"):
         model_check(conn, 1, GENERATOR, tmp_path / "b", prompts=["a cat"], photos=[], n=1, steps=5)
-    rc = main(["removal", "model-check", "1", "--model", str(GENERATOR), "--out", str(tmp_path / "c"),
-               "--prompt", "a cat", "--photo", str(tmp_path / "missing.jpg"), "--db", str(db)])
+    rc = main(["removal", "model-check", "1", "--generator", str(GENERATOR), "--out", str(tmp_path / "c"),
+               "--prompt", "a cat", "--photo", str(tmp_path / "missing.jpg"), "--removal-db", str(db)])
     assert rc != 0
     from audit.removal import create_request
 
     r = create_request(conn, "Someone Else", "x@example.org")
-    rc = main(["removal", "model-check", str(r.id), "--model", str(GENERATOR), "--out", str(tmp_path / "d"),
-               "--prompt", "a cat", "--photo", str(photo), "--db", str(db)])
+    rc = main(["removal", "model-check", str(r.id), "--generator", str(GENERATOR), "--out", str(tmp_path / "d"),
+               "--prompt", "a cat", "--photo", str(photo), "--removal-db", str(db)])
     assert rc != 0

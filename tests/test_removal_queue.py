@@ -85,7 +85,7 @@ def test_log_has_no_personal_data_and_detects_tampering(db, capsys, tamper, prob
     assert verify_log(conn).ok and verify_log(conn).rows == 3
     dump = "\n".join(str(tuple(row)) for row in conn.execute("SELECT * FROM audit_log"))
     assert "Eileen" not in dump and "example.org" not in dump
-    assert main(["removal", "verify-log", "--db", str(db)]) == 0
+    assert main(["removal", "verify-log", "--removal-db", str(db)]) == 0
     raw = sqlite3.connect(db)
     raw.execute(tamper)
     raw.commit()
@@ -93,20 +93,20 @@ def test_log_has_no_personal_data_and_detects_tampering(db, capsys, tamper, prob
     check = verify_log(connect(db))
     assert not check.ok and problem in check.problem
     capsys.readouterr()
-    assert main(["removal", "verify-log", "--db", str(db)]) == 2
+    assert main(["removal", "verify-log", "--removal-db", str(db)]) == 2
     err = capsys.readouterr().err
     assert "fails verification" in err and "Traceback" not in err
 
 
 def test_cli_queue(db, capsys):
-    assert main(["removal", "new", "--name", "Grace Hopper", "--contact", "g@example.org", "--db", str(db)]) == 0
-    assert main(["removal", "move", "1", "verified", "--expect", "received", "--db", str(db)]) == 0
+    assert main(["removal", "new", "--name", "Grace Hopper", "--contact", "g@example.org", "--removal-db", str(db)]) == 0
+    assert main(["removal", "move", "1", "verified", "--expect", "received", "--removal-db", str(db)]) == 0
     capsys.readouterr()
-    assert main(["removal", "move", "1", "closed", "--db", str(db)]) == 2
+    assert main(["removal", "move", "1", "closed", "--removal-db", str(db)]) == 2
     assert "cannot go from 'verified' to 'closed'" in capsys.readouterr().err
-    assert main(["removal", "show", "7", "--db", str(db)]) == 2
+    assert main(["removal", "show", "7", "--removal-db", str(db)]) == 2
     assert "no removal request #7" in capsys.readouterr().err
-    assert main(["removal", "list", "--db", str(db)]) == 0
+    assert main(["removal", "list", "--removal-db", str(db)]) == 0
     assert "verified" in capsys.readouterr().out
 
 
@@ -139,7 +139,7 @@ def test_concurrent_reviewers_exactly_one_wins(db):
 def test_not_a_database_is_one_line(tmp_path, capsys):
     bad = tmp_path / "requests.db"
     bad.write_bytes(b"this is not sqlite at all" * 100)
-    assert main(["removal", "list", "--db", str(bad)]) == 2
+    assert main(["removal", "list", "--removal-db", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "is not a usable request database" in err and "Traceback" not in err
 
@@ -175,7 +175,7 @@ def test_closing_a_rejected_request_minimises_and_old_files_migrate(db, capsys):
     assert verify_log(conn).ok
     assert create_request(conn, "Ada Lovelace", "ada@example.org").id == 3  # she may ask again
     capsys.readouterr()
-    assert main(["removal", "show", str(r.id), "--db", str(db)]) == 0
+    assert main(["removal", "show", str(r.id), "--removal-db", str(db)]) == 0
     assert "personal data removed" in capsys.readouterr().out
 
 
@@ -190,6 +190,6 @@ def test_close_answered_after_retention(db, capsys):
     assert close_answered(conn, 30, now=time.time() + 31 * 86400) == [rejected.id]
     assert get_request(conn, rejected.id).subject is None
     assert get_request(conn, still_open.id).subject == "Open Person"  # open work is never closed by retention
-    assert main(["removal", "close-answered", "--retention-days", "0", "--db", str(db)]) == 0
+    assert main(["removal", "close-answered", "--retention-days", "0", "--removal-db", str(db)]) == 0
     assert "closed and minimised 0 request(s)" in capsys.readouterr().out
     assert verify_log(conn).ok

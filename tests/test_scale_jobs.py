@@ -290,7 +290,7 @@ def test_hash_skips_duplicates_and_tombstones_like_ingest(spark, erased_shards, 
     assert ("000000001", "exact duplicate of 000000010") in want_skips and len(want_skips) == 3
 
     assert main(["scale", "hash", str(root), "--out", str(tmp_path / "hashed"), "--max-side", "64",
-                 "--tombstones", str(db)]) == 0
+                 "--removal-db", str(db)]) == 0
     assert "hashed 8 rows, 1 not hashed (see the error column); skipped 1 exact duplicates, 2 erased on request" \
         in capsys.readouterr().out
     got = pd.read_parquet(tmp_path / "hashed").sort_values("key").reset_index(drop=True)
@@ -303,7 +303,7 @@ def test_hash_skips_duplicates_and_tombstones_like_ingest(spark, erased_shards, 
     assert gone["url"].isna().all() and gone["caption"].isna().all() and gone["sha256"].isna().all()
     run_meta = json.loads((tmp_path / "hashed.meta.json").read_text())
     assert run_meta["erased"] == 2 and run_meta["duplicates"] == 1 and run_meta["tombstones"] == str(db)
-    assert main(["scale", "hash", str(root), "--out", str(tmp_path / "h2"), "--tombstones", str(tmp_path / "nope.db")]) == 2
+    assert main(["scale", "hash", str(root), "--out", str(tmp_path / "h2"), "--removal-db", str(tmp_path / "nope.db")]) == 2
     assert "removal database" in capsys.readouterr().err and not (tmp_path / "h2").exists()
 
     # $GENAUDIT_REMOVAL_DB is honoured like ingest's; --keep-duplicates keeps the copy, the erasure still wins

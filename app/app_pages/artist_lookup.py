@@ -5,9 +5,9 @@ from __future__ import annotations
 import app_common
 import streamlit as st
 
+from audit import config
 from audit.errors import AuditError
 from audit.optout.lookup import (
-    default_registry_path,
     file_artist_optout,
     hits_frame,
     lookup_artist,
@@ -49,7 +49,7 @@ def _opt_out_form(name: str, aliases: tuple[str, ...]) -> None:
     """File an artist opt-out into the SQLite registry (the same file `audit optout check/filter` read)."""
     with st.expander("File an opt-out for this artist", expanded=False):
         with st.form("optout_file_form"):
-            reg = st.text_input("Registry file", value=str(default_registry_path()), key="optout_registry")
+            reg = st.text_input("Registry file", value=str(config.optout_registry()), key="optout_registry")
             scope = st.selectbox("Scope", SCOPES, index=SCOPES.index("ai-training"), key="optout_scope")
             source = st.text_input("Requested by / source", key="optout_source")
             evidence = st.text_input("Evidence (request reference)", key="optout_evidence")

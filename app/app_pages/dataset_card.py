@@ -1,5 +1,5 @@
 """Dataset card page: what the indexed training set holds, with drill-down into duplicate clusters, concepts and the
-rows an opt-out registry or removal requests name (the same inputs as `audit dataset card --registry/--requests`)."""
+rows an opt-out registry or removal requests name (the same inputs as `audit dataset card --registry/--removal-db`)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _images(members: list[dict], columns: int = 6) -> None:
 with st.expander("Concept prompts (one `group: prompt` per line; people groups are reported in aggregate only)"):
     prompt_text = st.text_area("Prompts", value=prompts_text(DEFAULT_PROMPTS), height=220, key="card_prompts")
 
-with st.expander("Opt-out registry and removal requests (as `audit dataset card --registry/--requests`)"):
+with st.expander("Opt-out registry and removal requests (as `audit dataset card --registry/--removal-db`)"):
     registry_text = st.text_input("Opt-out registry (SQLite file of `audit optout`; blank: not checked)",
                                   value=card_inputs.default_registry(), key="card_registry")
     requests_text = st.text_input("Removal requests (request DB of `audit removal`, or a text/CSV/parquet list of "

@@ -5,13 +5,11 @@ UI only: loading and sampling are audit.generate (load_pipeline); the pipeline i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from audit import webapp
-from audit.config import GENERATOR_DIR
+from audit import config, webapp
 from audit.errors import AuditError
 
 
@@ -26,7 +24,7 @@ st.title("Generate with the reference model")
 st.caption("A tiny text-to-image diffusion model trained in this project, so memorisation can be provoked "
            "and audited end to end. Items duplicated in its training set are listed below: prompt with "
            "their captions to see copies.")
-model_dir = st.text_input("Generator model directory", value=os.environ.get("GENAUDIT_GENERATOR", str(GENERATOR_DIR)),
+model_dir = st.text_input("Generator model directory", value=str(config.generator_dir()),
                           key="gen_model")
 weights = Path(model_dir) / "model.safetensors"
 try:
@@ -69,5 +67,5 @@ if st.button("Generate", type="primary", key="gen_go"):
     cols = st.columns(4)
     for i, img in enumerate(images):
         cols[i % 4].image(img.resize((128, 128), 0), caption=f"seed {int(seed) + i}")
-    st.caption(f"Image i uses seed+i: `audit generate sample --model {model_dir} --prompt \"{prompt}\" "
+    st.caption(f"Image i uses seed+i: `audit generate sample --generator {model_dir} --prompt \"{prompt}\" "
                f"--seed {int(seed)} --n {int(n)} --steps {int(steps)} --guidance {guidance} --out OUT` reproduces them.")

@@ -5,12 +5,11 @@ UI only: reading the report and storing decisions is audit.memorisation.review.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
 
-from audit import webapp
+from audit import config, webapp
 from audit.errors import AuditError
 from audit.memorisation import review
 
@@ -24,7 +23,7 @@ def _clean(value) -> str:
 
 st.title("Memorisation review")
 report_dir = st.text_input("Report directory (written by `audit memorisation scan`)",
-                           value=os.environ.get("GENAUDIT_REPORT", "demo/memorisation"), key="memo_report")
+                           value=str(config.report_dir()), key="memo_report")
 try:
     frame = review.reviewed_matches(report_dir)
 except AuditError as exc:

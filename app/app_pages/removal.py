@@ -3,17 +3,16 @@ optimistic check, all through audit.removal. Erasure itself runs from the CLI (`
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from audit import webapp
+from audit import config, webapp
 from audit.errors import AuditError
 
 st.title("Removal requests")
-db = Path(st.text_input("Request database", value=os.environ.get("GENAUDIT_REMOVAL_DB", "requests.db"), key="removal_db"))
+db = Path(st.text_input("Request database", value=str(config.removal_db()), key="removal_db"))
 
 with st.expander("Log a new request"):
     with st.form("removal_new"):
@@ -29,7 +28,7 @@ with st.expander("Log a new request"):
                 st.error(webapp.format_error(exc))
 
 if not db.is_file():
-    st.info(f"No request database at `{db}` yet: log a request above or run `audit removal new --db {db}`.")
+    st.info(f"No request database at `{db}` yet: log a request above or run `audit removal new --removal-db {db}`.")
     st.stop()
 
 from audit.removal import candidates, connect, get_request, list_requests, transition, verify_log  # noqa: E402
@@ -69,4 +68,4 @@ if nxt:
                 st.error(webapp.format_error(exc))
 if req.state == "located":
     st.caption(f"Confirm hits and erase from the CLI: `audit removal confirm-hits {rid} KEY…` then "
-               f"`audit removal erase {rid} --index INDEX --db {db}`.")
+               f"`audit removal erase {rid} --index INDEX --removal-db {db}`.")

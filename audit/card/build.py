@@ -107,7 +107,7 @@ def read_key_list(path: str | Path) -> set[str]:
     if not p.is_file():
         raise InputError(f"requests file {p} does not exist", "pass the removal DB or a text file of erased keys")
     if is_sqlite(p):
-        raise InputError(f"{p} is a SQLite file", "pass it as --requests to `audit dataset card` (read with "
+        raise InputError(f"{p} is a SQLite file", "pass it as --removal-db to `audit dataset card` (read with "
                          "audit.removal), or give a text file with one erased key per line")
     if p.suffix == ".parquet":
         df = pd.read_parquet(p)

@@ -1,4 +1,4 @@
-"""`audit dataset card`: a thin command over audit.card (registered by audit/dataset/cli.py)."""
+"""`audit dataset card`: a thin command over audit.card (registered into `audit dataset` by the GROUPS table of audit/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,18 @@ from typing import Optional
 import typer
 
 from audit import config
+from audit.cli_renames import renamed
+
+app = typer.Typer()
 
 
+@app.command("card", cls=renamed({"--requests": "--removal-db"}))
 def card_cmd(
     source: Path = typer.Argument(..., help="Dataset dir, manifest.parquet or index dir."),
     out: Path = typer.Option(..., "--out", help="Folder to write card.html, card.json and meta.json into."),
     registry: Optional[Path] = typer.Option(None, "--registry", help="Opt-out registry DB: report the opted-out share."),
     requests: Optional[Path] = typer.Option(
-        None, "--requests", help="Removal-request DB (audit removal), or a text/CSV/parquet list of erased keys."
+        None, "--removal-db", help="Removal-request DB (audit removal), or a text/CSV/parquet list of erased keys."
     ),
     prompts: Optional[Path] = typer.Option(
         None, "--prompts", help="Concept prompts: a JSON mapping group -> list of prompts, or lines `group: prompt`."

@@ -6,10 +6,10 @@ file they are given; the check itself opens the file read-only.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
+from audit import config
 from audit.errors import InputError
 
 #: Tables that identify each database (audit/optout/registry.py, audit/removal/store.py).
@@ -44,7 +44,7 @@ def check_registry(path: str | Path) -> Path:
     if not REGISTRY_TABLES <= tables:
         what = "a removal-request database" if REMOVAL_TABLES <= tables else "not an opt-out registry"
         raise InputError(f"{p} is {what} (no 'entries' table)",
-                         "pass the opt-out registry as --registry and removal requests as --requests")
+                         "pass the opt-out registry as --registry and removal requests as --removal-db")
     return p
 
 
@@ -59,7 +59,7 @@ def check_requests(path: str | Path) -> Path:
         if not REMOVAL_TABLES <= tables:
             what = "an opt-out registry" if REGISTRY_TABLES <= tables else "not a removal-request database"
             raise InputError(f"{p} is {what} (no 'requests'/'tombstones' tables)",
-                             "pass the opt-out registry as --registry and removal requests as --requests")
+                             "pass the opt-out registry as --registry and removal requests as --removal-db")
     return p
 
 
@@ -85,15 +85,11 @@ def file_token(path: Path | None) -> str:
 
 def default_registry() -> str:
     """The registry the app files opt-outs into, if that file exists ('' otherwise)."""
-    from audit.optout.lookup import default_registry_path
-
-    p = default_registry_path()
+    p = config.optout_registry()
     return str(p) if p.is_file() else ""
 
 
 def default_requests() -> str:
     """$GENAUDIT_REMOVAL_DB (the DB the removal page and ingest use), if set and present ('' otherwise)."""
-    from audit.removal.tombstones import ENV_DB
-
-    p = optional_path(os.environ.get(ENV_DB))
+    p = config.removal_db_from_env()
     return str(p) if p is not None and p.is_file() else ""

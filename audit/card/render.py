@@ -141,7 +141,7 @@ def card_body(card: DatasetCard) -> str:
                  f"<p class=note>{escape(o['method'])}</p>")
     h.append("<h2>Removal requests</h2>")
     if card.removal is None:
-        h.append("<p>Not checked (no requests given: pass --requests).</p>")
+        h.append("<p>Not checked (no requests given: pass --removal-db).</p>")
     else:
         r = card.removal
         h.append(f"<p>{r['erased_keys_listed']} erased items listed in {escape(r['requests'])}; "

@@ -7,7 +7,11 @@ from typing import Optional
 
 import typer
 
+from audit.cli_renames import renamed
+
 app = typer.Typer(no_args_is_help=True)
+#: The old spellings `--force` and `--tombstones` still work, with a warning.
+RENAMED = renamed({"--force": "--overwrite", "--tombstones": "--removal-db"})
 
 
 def _report(result, what: str) -> None:
@@ -20,7 +24,7 @@ def _report(result, what: str) -> None:
     )
 
 
-@app.command("build-reference")
+@app.command("build-reference", cls=RENAMED)
 def build_reference_cmd(
     out: Path = typer.Option(..., "--out", help="Dataset folder to write."),
     max_side: int = typer.Option(256, "--max-side", help="Longest side of stored images."),
@@ -30,52 +34,49 @@ def build_reference_cmd(
     sources: str = typer.Option("openclipart,wallpapers,people", "--sources", help="Comma list of openclipart, wallpapers, people."),
     seed: int = typer.Option(0, "--seed"),
     image_format: str = typer.Option("jpeg", "--format", help="jpeg (q90) or png."),
-    force: bool = typer.Option(False, "--force", help="Rebuild even if the inputs are unchanged."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild OUT even if its inputs are unchanged."),
 ) -> None:
     """Assemble a training set of real images from Debian packages and PyPI sample data."""
     from audit.dataset.reference import build_reference
 
     _report(
-        build_reference(out, max_side=max_side, limit=limit, sources=sources, seed=seed, image_format=image_format, force=force),
+        build_reference(out, max_side=max_side, limit=limit, sources=sources, seed=seed, image_format=image_format, force=overwrite),
         "reference",
     )
 
 
-@app.command("build-synthetic")
+@app.command("build-synthetic", cls=RENAMED)
 def build_synthetic_cmd(
     out: Path = typer.Option(..., "--out", help="Dataset folder to write."),
     n: int = typer.Option(2000, "--n", help="Number of images."),
     seed: int = typer.Option(0, "--seed"),
     size: int = typer.Option(64, "--size", help="Image side in pixels."),
-    force: bool = typer.Option(False, "--force"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild OUT even if its inputs are unchanged."),
 ) -> None:
     """Controlled shapes x colours x backgrounds x positions with exact captions (deterministic per seed)."""
     from audit.dataset.synthetic import build_synthetic
 
-    _report(build_synthetic(out, n=n, seed=seed, size=size, force=force), "synthetic")
+    _report(build_synthetic(out, n=n, seed=seed, size=size, force=overwrite), "synthetic")
 
 
-@app.command("ingest")
+@app.command("ingest", cls=RENAMED)
 def ingest_cmd(
     src: Path = typer.Argument(..., help="Folder of images, img2dataset output, or a LAION-style parquet file/folder."),
     out: Path = typer.Option(..., "--out", help="Dataset folder to write."),
     max_side: int = typer.Option(512, "--max-side"),
     keep_duplicates: bool = typer.Option(False, "--keep-duplicates", help="Keep exact duplicate files as separate rows."),
     image_format: str = typer.Option("jpeg", "--format", help="jpeg (q90) or png."),
-    force: bool = typer.Option(False, "--force"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild OUT even if its inputs are unchanged."),
     tombstones: Optional[Path] = typer.Option(
-        None, "--tombstones", help="Removal requests.db: refuse images erased on request (default $GENAUDIT_REMOVAL_DB)."
+        None, "--removal-db", help="Removal requests.db: refuse images erased on request (default $GENAUDIT_REMOVAL_DB)."
     ),
 ) -> None:
     """Import your own images (captions from sidecar .txt/.json or file names) into a dataset folder."""
     from audit.dataset.ingest import ingest
 
     _report(
-        ingest(src, out, max_side=max_side, keep_duplicates=keep_duplicates, image_format=image_format, force=force, tombstones=tombstones),
+        ingest(src, out, max_side=max_side, keep_duplicates=keep_duplicates, image_format=image_format, force=overwrite,
+               tombstones=tombstones),
         "ingest",
     )
 
-
-from audit.card.cli import card_cmd  # noqa: E402  (`audit dataset card`, implemented in audit.card)
-
-app.command("card")(card_cmd)

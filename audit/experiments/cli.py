@@ -8,6 +8,7 @@ from typing import List, Optional
 import typer
 
 from audit import config
+from audit.cli_renames import renamed
 
 app = typer.Typer(no_args_is_help=True, help="Controlled experiments on the reference generator.")
 
@@ -18,7 +19,9 @@ SEED = typer.Option(0, "--seed", help="Seed for the training set choice, trainin
 SAMPLE_STEPS = typer.Option(25, "--sample-steps", help="DDIM steps when sampling.")
 PRESET = typer.Option("small", "--preset", help="Generator architecture: small or tiny.")
 BATCH = typer.Option(32, "--batch", help="Training batch size.")
-CLIP = typer.Option(None, "--clip", help="Text encoder (default: shipped tiny CLIP).")
+CLIP = typer.Option(None, "--model", help="CLIP model used as the generators' text encoder (default: shipped tiny CLIP).")
+#: Experiment commands accept the old spelling of the text-encoder option.
+RENAMED = renamed({"--clip": "--model"})
 BASELINE_SAMPLE = typer.Option(50, "--baseline-sample", help="Training pairs for the scan's baseline.")
 
 
@@ -29,7 +32,7 @@ def _table(rows: list[dict]) -> None:
     typer.echo(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-@app.command("duplication")
+@app.command("duplication", cls=RENAMED)
 def duplication_cmd(
     out: Path = typer.Option(..., "--out", help="Experiment dir (dataset, model, index, samples, scan, report)."),
     levels: str = typer.Option("1,10,100", "--levels", help="Duplication factors, comma-separated."),
@@ -57,7 +60,7 @@ def duplication_cmd(
     typer.echo(f"{out}: report.html, results.parquet ({summary['train_steps']} training steps, {summary['seconds']:.0f} s)")
 
 
-@app.command("optout")
+@app.command("optout", cls=RENAMED)
 def optout_cmd(
     artist: str = typer.Option(..., "--artist", help="Author name as in the manifest."),
     out: Path = typer.Option(..., "--out", help="Experiment dir."),
@@ -87,7 +90,7 @@ def optout_cmd(
     typer.echo(f"{out}: report.html, results.parquet")
 
 
-@app.command("erasure")
+@app.command("erasure", cls=RENAMED)
 def erasure_cmd(
     dataset: Path = typer.Option(..., "--dataset", help="Dataset dir the generators are trained on."),
     keys: List[str] = typer.Option(..., "--keys", help="Key of an item to erase (repeatable, or comma-separated)."),

@@ -7,10 +7,13 @@ from typing import List, Optional
 
 import typer
 
+from audit import config
+from audit.cli_renames import renamed
+
 app = typer.Typer(no_args_is_help=True, help="Train and sample the tiny reference text-to-image generator.")
 
 
-@app.command("train")
+@app.command("train", cls=renamed({"--clip": "--model"}))
 def train_cmd(
     dataset: List[Path] = typer.Option(..., "--dataset", help="Dataset dir or manifest.parquet (repeatable)."),
     out: Path = typer.Option(..., "--out", help="Model dir (resumes if it holds an earlier run)."),
@@ -24,7 +27,9 @@ def train_cmd(
     batch: int = typer.Option(32, "--batch"),
     lr: float = typer.Option(1e-3, "--lr"),
     preset: str = typer.Option("small", "--preset", help="Architecture: small (~1.7 M params) or tiny."),
-    clip: Optional[str] = typer.Option(None, "--clip", help="Text encoder (default: shipped tiny CLIP, else @random:0)."),
+    clip: Optional[str] = typer.Option(
+        None, "--model", help="CLIP model used as the text encoder (default: shipped tiny CLIP, else @random:0)."
+    ),
     save_every: int = typer.Option(200, "--save-every", help="Checkpoint every N steps (atomic)."),
     device: str = typer.Option("cpu", "--device"),
 ) -> None:
@@ -46,9 +51,10 @@ def train_cmd(
                f"{res.params:,} params, {res.excluded} item(s) excluded")
 
 
-@app.command("sample")
+@app.command("sample", cls=renamed({"--model": "--generator"}))
 def sample_cmd(
-    model: Path = typer.Option(..., "--model", help="Generator model dir."),
+    generator: Path = typer.Option(config.GENERATOR_DIR, "--generator", show_default=False,
+                                   help="Generator model dir (default: the shipped generator, data/generator)."),
     out: Path = typer.Option(..., "--out", help="Output dir for PNGs, samples.parquet, meta.json."),
     prompt: List[str] = typer.Option([], "--prompt", help="Prompt (repeatable)."),
     prompts_file: Optional[Path] = typer.Option(None, "--prompts-file", help="One prompt per line."),
@@ -72,7 +78,7 @@ def sample_cmd(
 
     prompts = list(prompt) + (read_prompts_file(prompts_file) if prompts_file else [])
     res = sample_to_dir(
-        model,
+        generator,
         prompts,
         out,
         n=n,
@@ -89,9 +95,9 @@ def sample_cmd(
     typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.model_hash[:12]})")
 
 
-@app.command("measure")
+@app.command("measure", cls=renamed({"--model": "--generator"}))
 def measure_cmd(
-    model: Path = typer.Option(..., "--model", help="Generator model dir."),
+    generator: Path = typer.Option(..., "--generator", help="Generator model dir."),
     dataset: List[Path] = typer.Option(..., "--dataset", help="The dataset(s) it was trained on."),
     n: int = typer.Option(4, "--n", help="Samples per caption."),
     controls: int = typer.Option(8, "--controls", help="How many non-duplicated items to compare with."),
@@ -102,6 +108,6 @@ def measure_cmd(
     """Memorisation check: samples of duplicated captions vs their originals, against non-duplicated ones."""
     from audit.generate.measure import measure_memorisation
 
-    rep = measure_memorisation(model, [str(d) for d in dataset], n=n, controls=controls, seed=seed, steps=steps, guidance=guidance)
+    rep = measure_memorisation(generator, [str(d) for d in dataset], n=n, controls=controls, seed=seed, steps=steps, guidance=guidance)
     for line in rep.lines():
         typer.echo(line)

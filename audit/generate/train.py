@@ -78,7 +78,7 @@ class TrainSettings:
         parts += ["--resolution", str(self.resolution), "--seed", str(self.seed), "--batch", str(self.batch),
                   "--lr", str(self.lr), "--preset", self.preset, "--save-every", str(self.save_every)]
         if self.clip:
-            parts += ["--clip", self.clip]
+            parts += ["--model", self.clip]
         return shlex.join(parts)
 
 

@@ -130,16 +130,6 @@ def hits_frame(hits: list[LookupHit]) -> pd.DataFrame:
     return pd.DataFrame([{c: getattr(h, c) for c in cols} for h in hits], columns=cols)
 
 
-REGISTRY_ENV = "GENAUDIT_OPTOUT_REGISTRY"
-
-
-def default_registry_path() -> Path:
-    """The registry file the app files opt-outs into: $GENAUDIT_OPTOUT_REGISTRY, else optout.db in the cwd."""
-    import os
-
-    return Path((os.environ.get(REGISTRY_ENV) or "").strip() or "optout.db")
-
-
 def file_artist_optout(
     registry: str | Path, name: str, aliases: tuple[str, ...] = (), *, scope: str = "ai-training", source: str = "app", evidence: str = ""
 ):
@@ -152,6 +142,6 @@ def file_artist_optout(
     if not name or not name.strip():
         raise InputError("artist name is empty", "type the name the artist is credited under")
     if not str(registry).strip():
-        raise InputError("registry file path is empty", f"type a path such as optout.db (or set {REGISTRY_ENV})")
+        raise InputError("registry file path is empty", f"type a path such as optout.db (or set {config.ENV_OPTOUT_REGISTRY})")
     with Registry(Path(registry).expanduser(), create=True) as reg:
         return reg.add("artist", name.strip(), aliases=aliases, scope=scope, source=source, evidence=evidence)

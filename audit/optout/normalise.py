@@ -176,12 +176,6 @@ def domain_key(domain: str) -> str | None:
     return idna_host(d)
 
 
-def host_suffixes(host: str) -> list[str]:
-    """'a.b.example.com' -> ['a.b.example.com', 'b.example.com', 'example.com', 'com']."""
-    labels = host.split(".")
-    return [".".join(labels[i:]) for i in range(len(labels))]
-
-
 _HEX_VALUE = np.zeros(256, dtype=np.uint8)
 _HEX_OK = np.zeros(256, dtype=bool)
 for _i, _c in enumerate(b"0123456789abcdef"):

@@ -14,7 +14,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -334,10 +334,6 @@ class Registry:
             sql += " AND active=1"
         df = pd.read_sql_query(sql + " ORDER BY id", self.conn, params=args)
         return df
-
-    def iter_entries(self, active_only: bool = True) -> Iterator[Entry]:
-        for eid in self.frame(active_only=active_only)["id"]:
-            yield self.get(int(eid))
 
     def log(self) -> pd.DataFrame:
         return pd.read_sql_query("SELECT seq,at,action,entry_id,payload FROM log ORDER BY seq", self.conn)

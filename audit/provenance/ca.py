@@ -46,10 +46,6 @@ class CertificateAuthority:
     subject: str
     not_after: str
 
-    @property
-    def chain_path(self) -> Path:
-        return self.directory / CHAIN
-
 
 def _name(common_name: str):
     from cryptography import x509

@@ -8,9 +8,14 @@ from typing import List, Optional
 
 import typer
 
+from audit import config
+from audit.cli_renames import renamed
+
 app = typer.Typer(no_args_is_help=True)
 
-DB = typer.Option(Path("requests.db"), "--db", help="SQLite request queue (created if missing).")
+DB = typer.Option(config.DEFAULT_REMOVAL_DB, "--removal-db", help="SQLite request queue (created if missing).")
+#: Every removal command still accepts the old `--db` (and `--models`/`--model` for generator dirs), with a warning.
+RENAMED = renamed({"--db": "--removal-db", "--models": "--generator", "--model": "--generator"})
 
 
 def _conn(db: Path):
@@ -19,7 +24,7 @@ def _conn(db: Path):
     return connect(db)
 
 
-@app.command("new")
+@app.command("new", cls=RENAMED)
 def new(name: str = typer.Option(..., "--name", help="Data subject's name."),
         contact: str = typer.Option(..., "--contact", help="Where to send the answer (e-mail)."), db: Path = DB) -> None:
     """Log a request received now (deadline: one month)."""
@@ -29,7 +34,7 @@ def new(name: str = typer.Option(..., "--name", help="Data subject's name."),
     typer.echo(f"request #{r.id} received; deadline {_iso(r.deadline_unix)}")
 
 
-@app.command("list")
+@app.command("list", cls=RENAMED)
 def list_(all_: bool = typer.Option(False, "--all", help="Include closed requests."),
           as_json: bool = typer.Option(False, "--json"), db: Path = DB) -> None:
     """Requests, overdue first."""
@@ -46,7 +51,7 @@ def list_(all_: bool = typer.Option(False, "--all", help="Include closed request
         typer.echo("no open requests")
 
 
-@app.command("show")
+@app.command("show", cls=RENAMED)
 def show(request_id: int, db: Path = DB) -> None:
     """One request: state, deadline, allowed next states, candidates."""
     from audit.removal.locate import candidates
@@ -65,7 +70,7 @@ def show(request_id: int, db: Path = DB) -> None:
         typer.echo(f"  {'[x]' if c.confirmed else '[ ]'} {c.key}  {c.method} {c.score:.3f}")
 
 
-@app.command("move")
+@app.command("move", cls=RENAMED)
 def move(request_id: int, state: str, expect: Optional[str] = typer.Option(None, "--expect", help="State you saw; refused if it changed."),
          reason: Optional[str] = typer.Option(None, "--reason"), months: int = typer.Option(2, "--months", help="For 'extended': 1 or 2."),
          actor: str = typer.Option("", "--actor"), db: Path = DB) -> None:
@@ -76,7 +81,7 @@ def move(request_id: int, state: str, expect: Optional[str] = typer.Option(None,
     typer.echo(f"request #{r.id} is now {r.state}; deadline {_iso(r.deadline_unix)}")
 
 
-@app.command("locate")
+@app.command("locate", cls=RENAMED)
 def locate_(request_id: int, index: Path = typer.Option(..., "--index"), photo: Optional[Path] = typer.Option(None, "--photo"),
             url: Optional[str] = typer.Option(None, "--url"), name: Optional[str] = typer.Option(None, "--name"),
             k: int = typer.Option(10, "-k"), min_clip: float = typer.Option(0.98, "--min-clip"), db: Path = DB) -> None:
@@ -87,7 +92,7 @@ def locate_(request_id: int, index: Path = typer.Option(..., "--index"), photo: 
         typer.echo(f"{c.key}\t{c.method}\t{c.score:.3f}")
 
 
-@app.command("confirm-hits")
+@app.command("confirm-hits", cls=RENAMED)
 def confirm_hits_(request_id: int, keys: List[str], db: Path = DB) -> None:
     """Confirm which candidates show the subject."""
     from audit.removal.locate import confirm_hits
@@ -95,7 +100,7 @@ def confirm_hits_(request_id: int, keys: List[str], db: Path = DB) -> None:
     typer.echo(f"confirmed: {', '.join(confirm_hits(_conn(db), request_id, keys))}")
 
 
-@app.command("erase")
+@app.command("erase", cls=RENAMED)
 def erase_(request_id: int, index: Path = typer.Option(..., "--index"), db: Path = DB) -> None:
     """Erase confirmed items everywhere (resumable): tombstone, denylist, manifest, files, index rebuild."""
     from audit.removal.erase import erase
@@ -105,8 +110,9 @@ def erase_(request_id: int, index: Path = typer.Option(..., "--index"), db: Path
                f"steps run now: {', '.join(r.steps_run) or 'none (already done)'}")
 
 
-@app.command("models")
-def models(request_id: int, model_dirs: List[Path] = typer.Option(..., "--models"), db: Path = DB) -> None:
+@app.command("models", cls=RENAMED)
+def models(request_id: int, model_dirs: List[Path] = typer.Option(..., "--generator", help="Generator model dir (repeatable)."),
+           db: Path = DB) -> None:
     """Generator checkpoints trained on data that held the erased items."""
     from audit.removal.erase import affected_models
 
@@ -116,7 +122,7 @@ def models(request_id: int, model_dirs: List[Path] = typer.Option(..., "--models
     typer.echo(f"{len(hits)} of {len(model_dirs)} model(s) affected")
 
 
-@app.command("close-answered")
+@app.command("close-answered", cls=RENAMED)
 def close_answered_(
     retention_days: float = typer.Option(..., "--retention-days", help="Keep answered requests this long, then close them."), db: Path = DB
 ) -> None:
@@ -127,11 +133,11 @@ def close_answered_(
     typer.echo(f"closed and minimised {len(ids)} request(s){': ' + ', '.join(f'#{i}' for i in ids) if ids else ''}")
 
 
-@app.command("letter")
+@app.command("letter", cls=RENAMED)
 def letter(
     request_id: int,
     out: Path = typer.Option(..., "--out", help=".md or .html"),
-    model_dirs: Optional[List[Path]] = typer.Option(None, "--models"),
+    model_dirs: Optional[List[Path]] = typer.Option(None, "--generator", help="Generator model dir(s) to report on (repeatable)."),
     db: Path = DB,
 ) -> None:
     """Write the confirmation letter for the subject."""
@@ -143,7 +149,7 @@ def letter(
     typer.echo(str(write_letter(conn, request_id, out, ms)))
 
 
-@app.command("check")
+@app.command("check", cls=RENAMED)
 def check(image: str, db: Path = DB) -> None:
     """Is an image (path or sha256) tombstoned? Exit 1 when it is."""
     from audit.removal.tombstones import is_tombstoned
@@ -154,7 +160,7 @@ def check(image: str, db: Path = DB) -> None:
         raise typer.Exit(1)
 
 
-@app.command("verify-log")
+@app.command("verify-log", cls=RENAMED)
 def verify_log_(db: Path = DB) -> None:
     """Recompute the hash chain of the audit log; any edit or deletion fails."""
     from audit.errors import RegistryError
@@ -166,10 +172,10 @@ def verify_log_(db: Path = DB) -> None:
     typer.echo(f"audit log intact: {r.rows} entries, head {r.head[:16]}")
 
 
-@app.command("model-check")
+@app.command("model-check", cls=RENAMED)
 def model_check_(
     request_id: int,
-    model: Path = typer.Option(..., "--model", help="Generator checkpoint dir to check."),
+    generator: Path = typer.Option(..., "--generator", help="Generator checkpoint dir to check."),
     out: Path = typer.Option(..., "--out", help="Report dir: samples/, scan/ (matches.parquet), meta.json."),
     prompt: Optional[List[str]] = typer.Option(None, "--prompt", help="Subject's caption(s); the request does not store them."),
     photo: Optional[List[Path]] = typer.Option(None, "--photo", help="Subject's photo(s); erased files are gone."),
@@ -182,7 +188,8 @@ def model_check_(
     """Sample the generator with the subject's captions and scan the samples against the subject's photos."""
     from audit.removal.modelcheck import model_check
 
-    r = model_check(_conn(db), request_id, model, out, prompts=prompt or [], photos=photo or [], n=n, steps=steps, seed=seed, device=device)
+    r = model_check(_conn(db), request_id, generator, out, prompts=prompt or [], photos=photo or [], n=n, steps=steps, seed=seed,
+                    device=device)
     typer.echo(f"note: {r.note}")
     typer.echo(
         f"request #{r.request_id}: {r.generated} image(s) from {r.model_dir}: {r.copies} copy, {r.similar} similar "

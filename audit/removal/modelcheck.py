@@ -75,7 +75,7 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
             raise InputError(f"photo {p} does not exist", "pass the image(s) the subject sent")
     model_dir, out = Path(model_dir), Path(out)
     if not (model_dir / "meta.json").is_file():
-        raise InputError(f"{model_dir} is not a generator checkpoint (no meta.json)", "pass --model MODEL_DIR")
+        raise InputError(f"{model_dir} is not a generator checkpoint (no meta.json)", "pass --generator MODEL_DIR")
     if index_model is None:
         plan = conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='rebuild'", (request_id,)).fetchone()
         index_model = json.loads(plan[0]).get("model") if plan else None

@@ -91,10 +91,6 @@ class RemovalRequest:
     extended_months: int
     updated_unix: int
 
-    @property
-    def is_open(self) -> bool:
-        return self.state not in ("closed",)
-
     def overdue(self, now: float | None = None) -> bool:
         """Past the deadline and no answer given yet (a confirmation, rejection or exemption is an answer)."""
         answered = self.state in ("confirmed", "closed", "rejected", "exempted")
@@ -124,7 +120,7 @@ def connect(db: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) a request database; refuses files from a newer schema."""
     db = Path(db)
     if db.exists() and not db.is_file():
-        raise RegistryError(f"{db} is not a file", "pass --db path/to/requests.db")
+        raise RegistryError(f"{db} is not a file", "pass --removal-db path/to/requests.db")
     try:
         conn = sqlite3.connect(str(db), timeout=10, isolation_level=None)
         conn.row_factory = sqlite3.Row

@@ -6,16 +6,15 @@ or re-ingest cannot bring an erased item back (NOTES: GDPR requests).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from audit import config
 from audit.errors import InputError
 
 #: pHash bits within which a new image counts as the erased one coming back (re-encoded, resized).
 TOMBSTONE_PHASH_DISTANCE = 4
-ENV_DB = "GENAUDIT_REMOVAL_DB"
 
 
 def phash_of(img) -> str:
@@ -100,13 +99,13 @@ def is_tombstoned(conn: sqlite3.Connection, path_or_sha: str | Path,
 
 def from_env(db: str | Path | None = None) -> Tombstones | None:
     """Tombstones of `db` (default $GENAUDIT_REMOVAL_DB), or None when neither is set (nothing filtered)."""
-    db = db or os.environ.get(ENV_DB)
+    db = db or config.removal_db_from_env()
     if not db:
         return None
     from audit.removal.store import connect
 
     if not Path(db).is_file():
-        raise InputError(f"removal database {db} does not exist", f"pass --tombstones requests.db or unset {ENV_DB}")
+        raise InputError(f"removal database {db} does not exist", f"pass --removal-db requests.db or unset {config.ENV_REMOVAL_DB}")
     conn = connect(db)
     try:
         return load_tombstones(conn)

@@ -8,6 +8,9 @@ from typing import Optional
 
 import typer
 
+from audit import config
+from audit.cli_renames import renamed
+
 app = typer.Typer(no_args_is_help=True, help="Run the same audits on Spark over sharded parquet.")
 MasterOpt = typer.Option("local[2]", "--master", help="Spark master URL: local[N], spark://host:7077, yarn, k8s://…")
 PartsOpt = typer.Option(8, "--shuffle-partitions", help="spark.sql.shuffle.partitions")
@@ -19,12 +22,12 @@ def _spark(master: str, partitions: int, name: str):
     return spark_session(master, f"genaudit-{name}", shuffle_partitions=partitions)
 
 
-@app.command("hash")
+@app.command("hash", cls=renamed({"--tombstones": "--removal-db"}))
 def hash_(src: Path = typer.Argument(..., help="img2dataset folder (NNNNN.parquet + NNNNN/<key>.<ext>) or folder of webdataset .tar"),
           out: Path = typer.Option(..., help="output parquet folder (one part file per partition)"),
           max_side: int = typer.Option(512, help="same as `audit dataset ingest --max-side`"),
           keep_duplicates: bool = typer.Option(False, help="same as `audit dataset ingest --keep-duplicates`"),
-          tombstones: Optional[Path] = typer.Option(None, "--tombstones", envvar="GENAUDIT_REMOVAL_DB",
+          tombstones: Optional[Path] = typer.Option(None, "--removal-db", envvar=config.ENV_REMOVAL_DB,
                                                     help="removal requests.db: refuse images erased on request"),
           master: str = MasterOpt, shuffle_partitions: int = PartsOpt) -> None:
     """sha256 + pHash of every shard row's image as `audit dataset ingest` stores it; duplicates and erased images skipped."""

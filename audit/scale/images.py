@@ -8,15 +8,14 @@ map-side) and marks exact duplicates of the source bytes (a window per sha256 ke
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
+from audit import config
 from audit.errors import InputError
-from audit.removal.tombstones import ENV_DB
 
 HASH_SCHEMA = ("key string, url string, caption string, original_path string, source_sha256 string, sha256 string, "
                "phash string, width long, height long, error string, skipped string")
@@ -274,7 +273,7 @@ def write_hashes(spark, src: str | Path, out: str | Path, *, max_side: int = 512
                   F.sum(skipped.startswith("erased on request").cast("long")).alias("erased")).first()
     c = {k: int(row[k] or 0) for k in ("rows", "errors", "duplicates", "erased")}
     c["hashed"] = c["rows"] - c["errors"] - c["erased"]
-    db = tombstones or os.environ.get(ENV_DB)
+    db = tombstones or config.removal_db_from_env()
     write_json(Path(str(out).rstrip("/") + ".meta.json"),
                make_meta("scale-hash", engine="spark", master=spark.sparkContext.master, src=str(src), max_side=max_side,
                          image_format=image_format, keep_duplicates=keep_duplicates,

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from audit import config
 from audit.errors import AuditError
 
 
@@ -47,8 +48,8 @@ def spark_session(master: str = "local[2]", app_name: str = "genaudit", shuffle_
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", os.environ.get("GENAUDIT_SPARK_BATCH_ROWS", "200000"))
-        .config("spark.driver.memory", os.environ.get("GENAUDIT_SPARK_DRIVER_MEMORY", "2g"))
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", config.spark_batch_rows())
+        .config("spark.driver.memory", config.spark_driver_memory())
     )
     for k, v in (conf or {}).items():
         b = b.config(k, v)

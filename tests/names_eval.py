@@ -1,4 +1,4 @@
-"""Precision/recall of artist-name matching on a labelled set (text, field, artist, label)."""
+"""Precision/recall of artist-name matching on a labelled set (text, field, artist, label): a test helper of test_optout_match."""
 
 from __future__ import annotations
 
