@@ -1,6 +1,7 @@
-"""Streamlit glue shared by the pages: the sidebar index picker, cached loaders and the result grid.
+"""Streamlit glue shared by the pages: the sidebar index picker, the opened index and the result grid.
 
-Logic (validation, formatting, discovery) lives in audit.webapp; this module only draws and caches.
+Logic (status, discovery, the opened-index cache) lives in audit.index; formatting in app_display; this module only
+draws and caches.
 """
 
 from __future__ import annotations
@@ -8,24 +9,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import app_display
 import streamlit as st
+from app_display import HitCard
 
-from audit import config, webapp
+from audit import config
 from audit.errors import AuditError
-from audit.webapp import HitCard, IndexStatus
+from audit.index.cache import cached_index
+from audit.index.status import IndexStatus, default_index_dir, discover_indices, index_status
 
 INDEX_KEY = "index_dir"
 
 
-@st.cache_resource(show_spinner="Loading index and model…", max_entries=4)
-def load_index(path: str, token: str) -> Any:
-    """Open an index (and its model) once per process; `token` changes when the index is rebuilt."""
-    return webapp.open_index_ready(path)
-
-
 @st.cache_data(show_spinner=False, max_entries=4096)
 def load_thumbnail(path: str, mtime_ns: int, max_side: int = 256):
-    return webapp.thumbnail(path, max_side)
+    return app_display.thumbnail(path, max_side)
 
 
 def _choose_known() -> None:
@@ -35,11 +33,11 @@ def _choose_known() -> None:
 def sidebar_index_picker() -> IndexStatus:
     """Draw the index chooser in the sidebar and return the chosen index's status."""
     if INDEX_KEY not in st.session_state:
-        st.session_state[INDEX_KEY] = str(webapp.default_index_dir())
+        st.session_state[INDEX_KEY] = str(default_index_dir())
     with st.sidebar:
-        st.markdown(f"### {webapp.APP_TITLE}")
+        st.markdown(f"### {app_display.APP_TITLE}")
         st.text_input("Index directory", key=INDEX_KEY, help="A folder written by `audit index build` or `audit demo`.")
-        known = [str(p) for p in webapp.discover_indices([config.DEMO_DIR, Path(".")])]
+        known = [str(p) for p in discover_indices([config.DEMO_DIR, Path(".")])]
         if known:
             st.selectbox("Indices found here", known, index=None, key="known_index",
                          placeholder="pick one…", on_change=_choose_known)
@@ -52,19 +50,21 @@ def sidebar_index_picker() -> IndexStatus:
 
 
 def current_status() -> IndexStatus:
-    return webapp.index_status(st.session_state.get(INDEX_KEY) or webapp.default_index_dir())
+    return index_status(st.session_state.get(INDEX_KEY) or default_index_dir())
 
 
 def require_index() -> Any:
-    """The loaded index of the sidebar choice, or a help message and a stopped page."""
+    """The loaded index of the sidebar choice (the process-wide audit.index.cache), or a help message and a stopped
+    page."""
     status = current_status()
     if not status.ready:
         st.info(f"**{status.message}**\n\nTo create one, {status.hint}.", icon=":material/info:")
         st.stop()
     try:
-        return load_index(str(status.path.resolve()), status.token)
+        with st.spinner("Loading index and model…"):
+            return cached_index(status.path)
     except AuditError as exc:
-        st.error(webapp.format_error(exc))
+        st.error(app_display.format_error(exc))
         st.stop()
 
 
@@ -84,5 +84,5 @@ def hit_grid(cards: Sequence[HitCard], columns: int = 4) -> None:
                     st.image(thumb, width="stretch", alt=card.caption)
                 else:
                     st.caption(":grey[image file not found]")
-                st.markdown(f"**{webapp.escape_markdown(card.title)}**")
-                st.caption(webapp.escape_markdown(card.details))
+                st.markdown(f"**{app_display.escape_markdown(card.title)}**")
+                st.caption(app_display.escape_markdown(card.details))

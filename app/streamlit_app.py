@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import app_common
 import streamlit as st
-
-from audit.webapp import APP_TITLE
+from app_display import APP_TITLE
 
 st.set_page_config(page_title=APP_TITLE, page_icon=":material/policy:", layout="wide")
 

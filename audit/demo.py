@@ -173,6 +173,7 @@ def step_durable(ctx: DemoContext) -> list[str]:
     from PIL import Image
 
     from audit.generate.sample import sample_to_dir
+    from audit.generate.samples_layout import sample_images
     from audit.provenance.recover import recover_image
     from audit.provenance.verify import verify_image
 
@@ -182,7 +183,7 @@ def step_durable(ctx: DemoContext) -> list[str]:
     store = root / "store"
     sample_to_dir(config.GENERATOR_DIR, [GENERATOR_PROMPTS[1]], root / "samples", n=1, seed=ctx.seed, steps=25,
                   device=ctx.device, stamp=True, durable=True, store=store, ca=ctx.out / "ca")
-    signed = sorted((root / "samples").glob("*.png"))[0]
+    signed = sample_images(root / "samples")[0]
     stripped = root / "stripped.jpg"
     Image.open(signed).convert("RGB").save(stripped, quality=75)
     before = verify_image(stripped, ca=ctx.out / "ca")

@@ -94,6 +94,18 @@ def load_rgb(source: str | Path | bytes) -> Image.Image:
     return load_image(source).image
 
 
+def load_upload(data: bytes, name: str) -> Image.Image:
+    """Decode uploaded bytes to RGB; errors name the upload (not `<bytes>`) and say which formats work."""
+    name = name or "upload"
+    hint = "upload a PNG, JPEG, WebP, GIF, BMP or TIFF image"
+    if not data:
+        raise ImageError(f"{name}: the file is empty", hint)
+    try:
+        return load_image(data).image
+    except ImageError as exc:
+        raise ImageError(exc.message.replace("<bytes>", name, 1), exc.hint or hint) from None
+
+
 def fit_within(img: Image.Image, max_side: int) -> Image.Image:
     """Downscale (never upscale) so the longest side is at most `max_side`."""
     if max(img.size) <= max_side:

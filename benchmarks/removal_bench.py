@@ -199,7 +199,7 @@ def locate_at_scale(total: int, model: str, runs: int, fresh_runs: int = 5) -> N
         query = root / "subject_sent.jpg"  # what the subject sends: a re-encoded copy of the indexed photo
         Image.open(photo).save(query, quality=85)
 
-        from audit.removal.indexcache import clear_index_cache
+        from audit.index.cache import clear_index_cache
 
         del idx  # nothing opened yet in this process except by the build: measure a real first call
         clear_index_cache()
@@ -222,7 +222,7 @@ def locate_at_scale(total: int, model: str, runs: int, fresh_runs: int = 5) -> N
         vecs = np.load(big_dir / "vectors.npy")
         codes = pd.read_parquet(big_dir / "hashes.parquet")["phash"].to_numpy(np.uint64)
         keys = pd.read_parquet(big_dir / "ids.parquet")["key"].to_numpy()
-        from audit.removal.indexcache import cached_index
+        from audit.index.cache import cached_index
 
         idx = cached_index(big_dir)
         emb = idx.embedder

@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 from test_app_search import ITEMS, tiny_index  # noqa: F401  (fixture: a real tiny index)
 
-from audit import webapp
+from app import app_display
+from audit.index.cache import open_index_ready
 
 # --- served by `audit app` (streamlit run), checked over HTTP and in headless Chromium ----------------------
 
@@ -117,11 +118,11 @@ def test_browser_renders_results(served_app, tiny_index: Path, tmp_path: Path) -
         if all(item[1] in dom for item in ITEMS) or time.monotonic() > deadline:
             break
         time.sleep(1)
-    assert webapp.APP_TITLE in dom and "Search the training set" in dom
+    assert app_display.APP_TITLE in dom and "Search the training set" in dom
     for _, caption, author, lic, *_ in ITEMS:
         assert caption in dom and author in dom and lic in dom
     # The served app ranks and scores exactly as the library does in this process.
-    expected = webapp.open_index_ready(tiny_index).search_text("a lemon", k=12)
+    expected = open_index_ready(tiny_index).search_text("a lemon", k=12)
     shown = re.findall(r"score (-?[0-9.]+) · [^<]*? · key ([^<\s]+)", dom)
     assert shown == [(f"{h.score:.3f}", h.key) for h in expected]
 

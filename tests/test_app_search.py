@@ -11,7 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from audit import webapp
+from app import app_display
+from audit.app_cli import APP_SCRIPT
+from audit.index.cache import open_index_ready
+from audit.index.search import hit_image_path
+from audit.index.status import INDEX_ENV
 from audit.meta import make_meta, sha256_file, write_meta
 from audit.records import write_manifest
 
@@ -53,8 +57,8 @@ def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _app(monkeypatch: pytest.MonkeyPatch, index_dir: Path):
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv(webapp.INDEX_ENV, str(index_dir))
-    return AppTest.from_file(str(webapp.APP_SCRIPT), default_timeout=APP_TIMEOUT)
+    monkeypatch.setenv(INDEX_ENV, str(index_dir))
+    return AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT)
 
 
 def _unescape(s: str) -> str:
@@ -140,11 +144,11 @@ def test_concurrent_sessions_load_the_same_model(tiny_index: Path) -> None:
 
     import numpy as np
 
-    ref = webapp.open_index_ready(tiny_index).embedder.embed_texts(["a lemon"])
+    ref = open_index_ready(tiny_index).embedder.embed_texts(["a lemon"])
     out: list = [None] * 3
 
     def open_and_embed(i: int) -> None:
-        out[i] = webapp.open_index_ready(tiny_index).embedder.embed_texts(["a lemon"])
+        out[i] = open_index_ready(tiny_index).embedder.embed_texts(["a lemon"])
 
     threads = [threading.Thread(target=open_and_embed, args=(i,)) for i in range(3)]
     for t in threads:
@@ -160,7 +164,7 @@ def test_every_page_file_is_registered_and_opens(monkeypatch: pytest.MonkeyPatch
     for var in ("GENAUDIT_REPORT", "GENAUDIT_GENERATOR"):
         monkeypatch.setenv(var, str(tmp_path / f"no-{var.lower()}"))
     at = _app(monkeypatch, tmp_path / "no-index").run()
-    pages = sorted((webapp.APP_SCRIPT.parent / "app_pages").glob("*.py"))
+    pages = sorted((APP_SCRIPT.parent / "app_pages").glob("*.py"))
     assert len(pages) >= 2
     for page in pages:
         title = re.search(r'^st\.title\("([^"]+)"\)', page.read_text(encoding="utf-8"), re.M)
@@ -173,15 +177,15 @@ def test_every_page_file_is_registered_and_opens(monkeypatch: pytest.MonkeyPatch
 def test_cards_point_at_the_real_image_files(tiny_index: Path) -> None:
     import dataclasses
 
-    idx = webapp.open_index_ready(tiny_index)
+    idx = open_index_ready(tiny_index)
     hits = idx.search_text("a lemon", k=3)
-    cards = webapp.hit_cards(hits, idx)
+    cards = app_display.hit_cards(hits, idx)
     assert [c.key for c in cards] == [h.key for h in hits]
     for card in cards:
         assert card.image_path is not None and card.image_path.is_file() and card.image_path.stem == card.key
     gone = dataclasses.replace(hits[0], id=idx.id_of("not-in-the-index"), path="images/missing.png")
-    assert webapp.resolve_image_path(idx, gone) is None  # the grid then says "image file not found"
-    frame = webapp.cards_frame(cards)
+    assert hit_image_path(idx, gone) is None  # the grid then says "image file not found"
+    frame = app_display.cards_frame(cards)
     assert list(frame["key"]) == [h.key for h in hits] and all(Path(p).is_file() for p in frame["path"])
 
 
@@ -192,8 +196,8 @@ def test_default_is_demo_index_in_cwd_and_sidebar_offers_found_indices(monkeypat
     shutil.copytree(tiny_index, tmp_path / "demo" / "index")
     shutil.copytree(tiny_index, tmp_path / "runs" / "other-index")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(webapp.INDEX_ENV, raising=False)
-    at = AppTest.from_file(str(webapp.APP_SCRIPT), default_timeout=APP_TIMEOUT).run()
+    monkeypatch.delenv(INDEX_ENV, raising=False)
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT).run()
     assert not at.exception and not at.info
     assert at.text_input(key="index_dir").value == str(Path("demo") / "index")
     picker = at.selectbox(key="known_index")

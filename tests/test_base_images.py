@@ -66,3 +66,26 @@ def test_truncated_and_non_images(tmp_path: Path) -> None:
 def test_fit_within_never_upscales() -> None:
     assert fit_within(Image.new("RGB", (40, 20)), 64).size == (40, 20)
     assert fit_within(Image.new("RGB", (400, 200)), 100).size == (100, 50)
+
+
+def _png_bytes(size=(40, 30), colour=(200, 10, 10)) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_load_upload_decodes_images_and_names_bad_files() -> None:
+    from audit.images import load_upload
+
+    img = load_upload(_png_bytes((40, 30)), "cat.png")
+    assert img.mode == "RGB" and img.size == (40, 30)
+    with pytest.raises(ImageError) as e:
+        load_upload(b"this is a text file, not a picture", "notes.png")
+    assert e.value.message.startswith("notes.png:") and "<bytes>" not in e.value.message
+    assert e.value.hint
+    with pytest.raises(ImageError, match="empty"):
+        load_upload(b"", "zero.jpg")
+    with pytest.raises(ImageError, match="truncated"):
+        load_upload(_png_bytes((64, 64))[:80], "cut.png")

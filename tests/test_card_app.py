@@ -34,13 +34,14 @@ def world(tmp_path_factory) -> dict:
 def _page(world, monkeypatch, cwd):
     from streamlit.testing.v1 import AppTest
 
-    from audit import webapp
+    from audit.app_cli import APP_SCRIPT
+    from audit.index.status import INDEX_ENV
 
-    monkeypatch.setenv(webapp.INDEX_ENV, str(world["index"]))
+    monkeypatch.setenv(INDEX_ENV, str(world["index"]))
     monkeypatch.delenv("GENAUDIT_OPTOUT_REGISTRY", raising=False)
     monkeypatch.delenv("GENAUDIT_REMOVAL_DB", raising=False)
     monkeypatch.chdir(cwd)  # no optout.db in the cwd: the registry box starts blank
-    at = AppTest.from_file(str(webapp.APP_SCRIPT), default_timeout=120).run()
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=120).run()
     at.switch_page("app_pages/dataset_card.py").run()
     assert not at.exception and at.title[0].value == "Dataset card"
     return at

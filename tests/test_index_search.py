@@ -246,3 +246,12 @@ def test_user_factories_roundtrip_mmap(tmp_path, factory):
     apply_params(index, choice.params)
     _, found = VectorSearcher(index, x, ids, choice).search(q, 10)
     assert mmapped and np.mean([len(np.intersect1d(f, t)) / 10 for f, t in zip(found, truth)]) >= 0.9
+
+
+def test_query_index_rejects_empty_text_and_bad_k_before_touching_the_index() -> None:
+    from audit.index.search import query_index
+
+    with pytest.raises(InputError, match="empty"):
+        query_index(None, "   ", k=5)
+    with pytest.raises(InputError, match="k=0"):
+        query_index(None, "a cat", k=0)

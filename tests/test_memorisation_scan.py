@@ -166,3 +166,17 @@ def test_app_page_records_a_decision(scanned, monkeypatch):
     assert not at.exception
     saved = review.load_reviews(out)
     assert "false_positive" in saved["decision"].tolist()
+
+
+def test_filter_matches_by_verdict_and_open_decisions(scanned):
+    """What the review page lists: chosen verdicts, optionally only images nobody has decided on yet."""
+    out = scanned[3]
+    frame = review.reviewed_matches(out)
+    copies = review.filter_matches(frame, ["copy"])
+    assert len(copies) and set(copies["verdict"]) == {"copy"}
+    q = copies["query_path"].iloc[0]
+    review.record(out, q, "confirmed", "", "bob")
+    frame = review.reviewed_matches(out)
+    still_open = review.filter_matches(frame, ["copy", "similar", "novel"], only_undecided=True)
+    assert q not in set(still_open["query_path"]) and len(still_open) == len(frame) - frame["decision"].notna().sum()
+    assert review.filter_matches(frame, []).empty

@@ -15,13 +15,14 @@ def _page(monkeypatch: pytest.MonkeyPatch, index_dir: Path, registry: Path):
     import torch
     from streamlit.testing.v1 import AppTest
 
-    from audit import webapp
+    from audit.app_cli import APP_SCRIPT
     from audit.config import ENV_OPTOUT_REGISTRY
+    from audit.index.status import INDEX_ENV
 
     torch.set_num_threads(1)
-    monkeypatch.setenv(webapp.INDEX_ENV, str(index_dir))
+    monkeypatch.setenv(INDEX_ENV, str(index_dir))
     monkeypatch.setenv(ENV_OPTOUT_REGISTRY, str(registry))
-    at = AppTest.from_file(str(webapp.APP_SCRIPT), default_timeout=APP_TIMEOUT).run()
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT).run()
     at.switch_page(PAGE).run()
     assert not at.exception and at.title[0].value == "Have I been trained?"
     return at

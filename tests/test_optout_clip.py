@@ -133,3 +133,26 @@ def test_filter_with_index_excludes_rehosted_copies(world, tmp_path):
     excl = pd.read_parquet(clean / "excluded.parquet")
     assert len(excl) == N_COPIES and excl["rules"].str.contains("clip").all() and excl["reasons"].str.contains("Jo Painter").all()
     assert json.loads((clean / "meta.json").read_text())["clip_min_cosine"] == config.CLIP_DUPLICATE_COSINE
+
+
+def test_lookup_image_serves_from_the_opened_index_cache(world):
+    """The app's lookups reuse one opened index (and CLIP model) instead of reopening it on every call."""
+    from pathlib import Path
+
+    from audit.index import cache
+    from audit.optout.lookup import lookup_image
+
+    _, example_file, _, index = world
+    cache.clear_index_cache()
+    lookup_image(example_file, index, min_score=config.CLIP_DUPLICATE_COSINE)
+    first = cache.cached_index(index)
+    assert list(cache._CACHE) == [str(Path(index).resolve())]
+    lookup_image(example_file, index, min_score=config.CLIP_DUPLICATE_COSINE)
+    assert cache.cached_index(index) is first
+
+
+def test_parse_aliases_splits_commas_and_drops_blanks():
+    from audit.optout.lookup import parse_aliases
+
+    assert parse_aliases(" Monet, C. Monet ,, ") == ("Monet", "C. Monet")
+    assert parse_aliases("") == () and parse_aliases(None) == ()

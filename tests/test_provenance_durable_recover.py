@@ -15,7 +15,7 @@ from audit.config import REFERENCE_DIR
 from audit.errors import ImageError, ProvenanceError
 from audit.provenance import watermark as wm
 from audit.provenance.ca import init_ca
-from audit.provenance.recover import recover_image
+from audit.provenance.recover import recover_bytes, recover_image
 from audit.provenance.stamp import stamp_image
 from audit.provenance.verify import verify_image
 
@@ -75,6 +75,23 @@ def test_jpeg75_recovery(stamped):
     r = recover_image(jpg, [d / "store"], ca=d / "ca")
     assert r.recovered and r.wm_id == res.wm_id and r.state == "Trusted"
     assert r.method == "watermark" and r.bit_errors <= wm.MAX_BIT_ERRORS
+
+
+def test_recover_bytes_gives_the_same_answer_as_recover_from_file(stamped):
+    """The app recovers an upload from memory (no temp file): same entry, method, confidence and state as the file."""
+    d, res = stamped
+    for name, kw in (("q75.jpg", {"fmt": "JPEG", "quality": 75}), ("plain_copy.png", {})):
+        path = _reencode(d / "signed.png", d / name, kw.pop("fmt", "PNG"), **kw)
+        from_file = recover_image(path, [d / "store"], ca=d / "ca")
+        from_bytes = recover_bytes(path.read_bytes(), str(path), [d / "store"], ca=d / "ca")
+        assert from_file.recovered and from_file.wm_id == res.wm_id
+        assert from_bytes.to_dict() == from_file.to_dict()
+    other = d / "other_person.png"
+    Image.open(REFERENCE_DIR / "images" / "people-grace-hopper.jpg").convert("RGB").resize((320, 320)).save(other)
+    nothing = recover_bytes(other.read_bytes(), str(other), [d / "store"], ca=d / "ca")
+    assert not nothing.recovered and nothing.to_dict() == recover_image(other, [d / "store"], ca=d / "ca").to_dict()
+    with pytest.raises(ImageError, match="upload.png"):
+        recover_bytes(b"not an image", "upload.png", [d / "store"], ca=d / "ca")
 
 
 def test_unstamped_image_recovers_nothing(stamped, capsys):

@@ -190,3 +190,18 @@ def test_bad_inputs_are_one_line_errors(tmp_path, ca):
         verify_image(tmp_path / "trunc_s.png", ca=ca.directory)
     with pytest.raises(InputError, match="not found"):
         verify_image(tmp_path / "missing.png", ca=ca.directory)
+
+
+def test_trust_options_reads_a_typed_path_as_ca_dir_or_root_pem(tmp_path, ca):
+    """The provenance page's trust box: a directory is a CA (Trusted), a file a root PEM, blank the defaults."""
+    from audit.provenance.verify import trust_options
+
+    out = stamp_image(_image(tmp_path / "g.png", seed=4), tmp_path / "s.png", ca=ca).output
+    assert trust_options(f"  {ca.directory}  ") == {"ca": ca.directory}
+    assert trust_options("") == {} and trust_options(None) == {}
+    other = init_ca(tmp_path / "other")
+    pem = other.directory / "root.pem"
+    assert trust_options(str(pem)) == {"trust": pem}
+    data = out.read_bytes()
+    assert verify_bytes(data, "s.png", **trust_options(str(ca.directory))).state == TRUSTED
+    assert verify_bytes(data, "s.png", **trust_options(str(pem))).state == VALID  # intact, signer not trusted

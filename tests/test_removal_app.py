@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from audit import webapp
+from audit.app_cli import APP_SCRIPT
+from audit.index.status import INDEX_ENV
 from audit.removal import connect, create_request, get_request
 
 
@@ -16,8 +17,8 @@ def test_page_lists_and_moves_a_request(monkeypatch: pytest.MonkeyPatch, tmp_pat
     db = tmp_path / "requests.db"
     r = create_request(connect(db), "Grace Hopper", "g@example.org")
     monkeypatch.setenv("GENAUDIT_REMOVAL_DB", str(db))
-    monkeypatch.setenv(webapp.INDEX_ENV, str(tmp_path / "no-index"))
-    at = AppTest.from_file(str(webapp.APP_SCRIPT), default_timeout=60).run()
+    monkeypatch.setenv(INDEX_ENV, str(tmp_path / "no-index"))
+    at = AppTest.from_file(str(APP_SCRIPT), default_timeout=60).run()
     at.switch_page("app_pages/removal.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Removal requests"]

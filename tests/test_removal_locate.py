@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from PIL import Image
 
 from audit.index import add_to_denylist, build_index
+from audit.index.cache import cached_index, clear_index_cache
 from audit.removal import find_hits
-from audit.removal.indexcache import cached_index, clear_index_cache
 
 MODEL = "genaudit-tiny-clip@random:0"
 

@@ -193,3 +193,17 @@ def test_close_answered_after_retention(db, capsys):
     assert main(["removal", "close-answered", "--retention-days", "0", "--removal-db", str(db)]) == 0
     assert "closed and minimised 0 request(s)" in capsys.readouterr().out
     assert verify_log(conn).ok
+
+
+def test_manual_next_never_offers_executor_only_states(db):
+    """What the app's "Move to" box offers: every allowed next state except those only the erasure sets."""
+    from audit.removal.store import EXECUTOR_ONLY, allowed_next, manual_next
+
+    conn = connect(db)
+    r = create_request(conn, "Grace Hopper", "grace@example.org")
+    for to in ("identity_pending", "verified", "located"):
+        r = transition(conn, r.id, to)
+    assert "erased" in allowed_next(r) and manual_next(r) == ("extended", "exempted")
+    r = transition(conn, r.id, "extended", reason="many images to check")
+    assert manual_next(r) == ("located", "exempted", "rejected")  # back to where it came from, never to erased
+    assert not set(manual_next(r)) & set(EXECUTOR_ONLY)

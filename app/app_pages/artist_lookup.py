@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import app_common
+import app_display
 import streamlit as st
 
 from audit import config
@@ -12,6 +13,7 @@ from audit.optout.lookup import (
     hits_frame,
     lookup_artist,
     lookup_image,
+    parse_aliases,
 )
 from audit.optout.registry import SCOPES
 
@@ -29,7 +31,7 @@ try:
         name = st.text_input("Artist name", placeholder="Claude Monet", key="optout_artist")
         aliases = st.text_input("Other names (comma-separated)", placeholder="Monet, C. Monet", key="optout_aliases")
         if name.strip():
-            alias_list = tuple(a.strip() for a in aliases.split(",") if a.strip())
+            alias_list = parse_aliases(aliases)
             hits = lookup_artist(name, status.path, alias_list)
             st.caption("Whole-word matches in author and caption (\"Monet\" does not match \"Monetti\"); "
                        "a one-word name must be capitalised in captions.")
@@ -40,7 +42,7 @@ try:
             st.image(upload.getvalue(), caption=upload.name, width=192)
             hits = lookup_image(upload.getvalue(), status.path, min_score=min_score, label=upload.name)
 except AuditError as exc:
-    st.error(f"{exc.message}" + (f" — {exc.hint}" if exc.hint else ""))
+    st.error(app_display.format_error(exc))
     st.stop()
 
 
@@ -59,7 +61,7 @@ def _opt_out_form(name: str, aliases: tuple[str, ...]) -> None:
                 entry, created = file_artist_optout(reg, name, aliases, scope=scope, source=source or "app",
                                                     evidence=evidence)
             except AuditError as exc:
-                st.error(f"{exc.message}" + (f" — {exc.hint}" if exc.hint else ""))
+                st.error(app_display.format_error(exc))
             else:
                 verb = "Filed" if created else "Already registered"
                 st.success(f"{verb}: opt-out #{entry.id} for artist '{entry.display}' ({entry.scope}) in `{reg}`")

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import app_common
+import app_display
 import pandas as pd
 import streamlit as st
 
-from audit import webapp
 from audit.card import DEFAULT_PROMPTS, build_card, parse_prompts, prompts_text, render_html
 from audit.card import inputs as card_inputs
 from audit.errors import AuditError
@@ -39,7 +39,7 @@ def _images(members: list[dict], columns: int = 6) -> None:
                     st.image(app_common.load_thumbnail(str(p), p.stat().st_mtime_ns), width="stretch")
                 except OSError:
                     st.caption(":grey[image file not found]")
-                st.caption(webapp.escape_markdown(str(m["key"])) + (" · flipped" if m.get("mirrored") else ""))
+                st.caption(app_display.escape_markdown(str(m["key"])) + (" · flipped" if m.get("mirrored") else ""))
 
 
 with st.expander("Concept prompts (one `group: prompt` per line; people groups are reported in aggregate only)"):
@@ -60,7 +60,7 @@ try:
                  card_inputs.file_token(registry_path), str(requests_path or ""), card_inputs.file_token(requests_path),
                  mirror)
 except AuditError as exc:
-    st.error(webapp.format_error(exc))
+    st.error(app_display.format_error(exc))
     st.stop()
 
 for w in card.warnings:

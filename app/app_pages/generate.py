@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import app_display
 import streamlit as st
 
-from audit import config, webapp
+from audit import config
 from audit.errors import AuditError
+from audit.generate.store import WEIGHTS_NAME
 
 
 @st.cache_resource(show_spinner="Loading generator…")
@@ -26,11 +28,11 @@ st.caption("A tiny text-to-image diffusion model trained in this project, so mem
            "their captions to see copies.")
 model_dir = st.text_input("Generator model directory", value=str(config.generator_dir()),
                           key="gen_model")
-weights = Path(model_dir) / "model.safetensors"
+weights = Path(model_dir) / WEIGHTS_NAME
 try:
     pipe = _pipeline(model_dir, weights.stat().st_mtime_ns if weights.is_file() else 0)
 except AuditError as exc:
-    st.error(webapp.format_error(exc))
+    st.error(app_display.format_error(exc))
     st.stop()
 
 meta = pipe.meta
@@ -61,7 +63,7 @@ if st.button("Generate", type="primary", key="gen_go"):
         with st.spinner(f"Sampling {n} images…"):
             images = pipe([prompt] * int(n), seed=int(seed), steps=int(steps), guidance=float(guidance))
     except AuditError as exc:
-        st.error(webapp.format_error(exc))
+        st.error(app_display.format_error(exc))
         st.stop()
     st.query_params["prompt"] = prompt
     cols = st.columns(4)

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import app_display
 import streamlit as st
 
-from audit import config, webapp
+from audit import config
 from audit.errors import AuditError
 from audit.memorisation import review
 
@@ -27,7 +28,7 @@ report_dir = st.text_input("Report directory (written by `audit memorisation sca
 try:
     frame = review.reviewed_matches(report_dir)
 except AuditError as exc:
-    st.error(webapp.format_error(exc))
+    st.error(app_display.format_error(exc))
     st.stop()
 
 counts = frame["verdict"].value_counts()
@@ -41,9 +42,7 @@ if (Path(report_dir) / "report.html").is_file():
 
 chosen = st.multiselect("Verdicts", ["copy", "similar", "novel"], default=["copy", "similar"], key="memo_filter")
 only_open = st.checkbox("Only images without a decision", value=False, key="memo_open")
-shown = frame[frame["verdict"].isin(chosen)]
-if only_open:
-    shown = shown[shown["decision"].isna()]
+shown = review.filter_matches(frame, chosen, only_undecided=only_open)
 if shown.empty:
     st.info("No images match the filter.")
     st.stop()
@@ -53,7 +52,7 @@ st.dataframe(shown[table_cols], hide_index=True)
 query = st.selectbox("Open a pair", shown["query_path"].tolist(), format_func=lambda p: Path(p).name, key="memo_pair")
 row = shown[shown["query_path"] == query].iloc[0]
 left, right = st.columns(2)
-q_img, m_img = webapp.thumbnail(row["query_path"], 384), webapp.thumbnail(_clean(row["match_path"]) or None, 384)
+q_img, m_img = app_display.thumbnail(row["query_path"], 384), app_display.thumbnail(_clean(row["match_path"]) or None, 384)
 if q_img is not None:
     left.image(q_img, caption="generated")
 else:
@@ -62,7 +61,7 @@ if m_img is not None:
     right.image(m_img, caption=f"training: {row['match_key']}")
 else:
     right.warning("training image unavailable (index without stored pixels)")
-st.markdown(f"**{row['verdict']}** — {webapp.escape_markdown(str(row['reasons']))}")
+st.markdown(f"**{row['verdict']}** — {app_display.escape_markdown(str(row['reasons']))}")
 st.caption(f"author: {_clean(row.get('match_author')) or 'unknown'} · licence: {_clean(row.get('match_license')) or 'unknown'}"
            f" · occurrences in the training set: {_clean(row.get('duplicate_count')) or 'n/a'}")
 st.code(str(row["scores"]).replace(" | ", "\n"), language=None)
@@ -78,7 +77,7 @@ with st.form("memo_review"):
         try:
             review.record(report_dir, query, decision, note, reviewer)
         except AuditError as exc:
-            st.error(webapp.format_error(exc))
+            st.error(app_display.format_error(exc))
         else:
             st.session_state["memo_reviewer"] = reviewer
             st.success(f"Saved: {decision.replace('_', ' ')}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import app_display
 import streamlit as st
 
 from audit.errors import AuditError
 from audit.provenance.ca import DEFAULT_CA_DIR
-from audit.provenance.verify import INVALID, NO_MANIFEST, TRUSTED, VALID, verify_bytes
+from audit.provenance.verify import INVALID, NO_MANIFEST, TRUSTED, VALID, trust_options, verify_bytes
 
 STATE_STYLE = {TRUSTED: st.success, VALID: st.info, INVALID: st.error, NO_MANIFEST: st.warning}
 
@@ -40,15 +41,12 @@ if data is None:
     st.caption("Upload a PNG, JPEG or WebP image signed by `audit provenance stamp` (or by any C2PA tool).")
     st.stop()
 
-kwargs = {}
-if trust_path.strip():
-    tp = Path(trust_path.strip()).expanduser()
-    kwargs = {"ca": tp} if tp.is_dir() else {"trust": tp}
+kwargs = trust_options(trust_path)
 try:
     with st.spinner("Verifying…"):
         result = verify_bytes(data, name, **kwargs)
 except AuditError as exc:
-    st.error(f"{exc.message} — {exc.hint}" if exc.hint else exc.message)
+    st.error(app_display.format_error(exc))
     st.stop()
 
 left, right = st.columns([1, 2])
@@ -70,18 +68,13 @@ if result.state == NO_MANIFEST:
     store_dir = st.text_input("Manifest store to search (stamped with --durable)", key="prov_store",
                               value=str(DEFAULT_STORE_DIR) if DEFAULT_STORE_DIR.is_dir() else "")
     if store_dir.strip() and st.button("Recover the original manifest", key="prov_recover"):
-        import tempfile
+        from audit.provenance.recover import recover_bytes
 
-        from audit.provenance.recover import recover_image
-
-        with tempfile.TemporaryDirectory() as tmpdir:
-            probe = Path(tmpdir) / Path(name).name
-            probe.write_bytes(data)
-            try:
-                rec = recover_image(probe, [Path(store_dir.strip()).expanduser()], **kwargs)
-            except AuditError as exc:
-                st.error(f"{exc.message} — {exc.hint}" if exc.hint else exc.message)
-                st.stop()
+        try:
+            rec = recover_bytes(data, Path(name).name, [Path(store_dir.strip()).expanduser()], **kwargs)
+        except AuditError as exc:
+            st.error(app_display.format_error(exc))
+            st.stop()
         if rec.recovered:
             (st.success if rec.ok else st.error)(
                 f"**Recovered by {rec.method}** (id {rec.wm_id}, confidence {rec.confidence}): "

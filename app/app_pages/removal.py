@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import app_display
 import pandas as pd
 import streamlit as st
 
-from audit import config, webapp
+from audit import config
 from audit.errors import AuditError
 
 st.title("Removal requests")
@@ -25,21 +26,21 @@ with st.expander("Log a new request"):
                 r = create_request(connect(db), name, contact)
                 st.success(f"Request #{r.id} logged; answer due {r.as_dict()['deadline']}.")
             except AuditError as exc:
-                st.error(webapp.format_error(exc))
+                st.error(app_display.format_error(exc))
 
 if not db.is_file():
     st.info(f"No request database at `{db}` yet: log a request above or run `audit removal new --removal-db {db}`.")
     st.stop()
 
 from audit.removal import candidates, connect, get_request, list_requests, transition, verify_log  # noqa: E402
-from audit.removal.store import allowed_next  # noqa: E402
+from audit.removal.store import manual_next  # noqa: E402
 
 try:
     conn = connect(db)
     rows = list_requests(conn, include_closed=st.toggle("Show closed", key="removal_closed"))
     check = verify_log(conn)
 except AuditError as exc:
-    st.error(webapp.format_error(exc))
+    st.error(app_display.format_error(exc))
     st.stop()
 (st.caption if check.ok else st.error)(f"Audit log: {check.rows} entries, "
                                        f"{'intact' if check.ok else 'FAILS verification: ' + str(check.problem)}")
@@ -55,7 +56,7 @@ st.subheader(f"#{req.id} {req.subject or '(personal data removed on closing)'}: 
 cands = candidates(conn, rid)
 if cands:
     st.dataframe(pd.DataFrame([c.__dict__ for c in cands]), hide_index=True)
-nxt = [s for s in allowed_next(req) if s not in ("erased", "index_rebuilt")]
+nxt = manual_next(req)
 if nxt:
     with st.form("removal_move"):
         to = st.selectbox("Move to", nxt)
@@ -65,7 +66,7 @@ if nxt:
                 r = transition(conn, rid, to, expected=req.state, reason=reason or None, actor="app")
                 st.success(f"Request #{r.id} is now {r.state}.")
             except AuditError as exc:
-                st.error(webapp.format_error(exc))
+                st.error(app_display.format_error(exc))
 if req.state == "located":
     st.caption(f"Confirm hits and erase from the CLI: `audit removal confirm-hits {rid} KEY…` then "
                f"`audit removal erase {rid} --index INDEX --removal-db {db}`.")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import app_common
+import app_display
 import streamlit as st
 
-from audit import webapp
 from audit.errors import AuditError
+from audit.images import load_upload
+from audit.index.search import query_index
 
 st.title("Search the training set")
 index = app_common.require_index()
@@ -26,12 +28,12 @@ if mode == "Text":
     else:
         st.query_params.pop("q", None)
 else:
-    upload = st.file_uploader("Upload an image", type=list(webapp.UPLOAD_TYPES), key="search_upload")
+    upload = st.file_uploader("Upload an image", type=list(app_display.UPLOAD_TYPES), key="search_upload")
     if upload is not None:
         try:
-            query = webapp.read_upload(upload.getvalue(), upload.name)
+            query = load_upload(upload.getvalue(), upload.name)
         except AuditError as exc:
-            st.error(webapp.format_error(exc))
+            st.error(app_display.format_error(exc))
             st.stop()
         st.image(query, caption=f"query: {upload.name}", width=192)
 
@@ -41,9 +43,9 @@ if query is None:
 
 try:
     with st.spinner("Searching…"):
-        cards = webapp.hit_cards(webapp.search(index, query, k=k), index)
+        cards = app_display.hit_cards(query_index(index, query, k=k), index)
 except AuditError as exc:
-    st.error(webapp.format_error(exc))
+    st.error(app_display.format_error(exc))
     st.stop()
 
 if not cards:
@@ -52,6 +54,6 @@ if not cards:
 st.subheader(f"{len(cards)} nearest training images")
 app_common.hit_grid(cards)
 with st.expander("As a table"):
-    frame = webapp.cards_frame(cards)
+    frame = app_display.cards_frame(cards)
     st.dataframe(frame, hide_index=True)
     st.download_button("Download CSV", frame.to_csv(index=False), file_name="search_results.csv", mime="text/csv")

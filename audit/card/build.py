@@ -18,6 +18,7 @@ from audit.card import stats as S
 from audit.card.inputs import check_registry, check_requests, is_sqlite
 from audit.card.prompts import LIMITS, load_prompts
 from audit.errors import InputError
+from audit.index import layout
 from audit.index.hamming import near_pairs, plan_self
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths
 
@@ -88,14 +89,6 @@ class CardComparison:
         return d
 
 
-def _is_index(p: Path) -> bool:
-    if not (p.is_dir() and (p / "meta.json").is_file()):
-        return False
-    from audit.meta import read_meta
-
-    return read_meta(p).get("kind") == "index"
-
-
 def _key_list(keys: set[str] | list[str], n: int = SHOWN_KEYS) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
@@ -144,8 +137,8 @@ def _load_hashes(df: pd.DataFrame, index_dir: Path | None) -> tuple[np.ndarray, 
     values, ok = S.parse_hashes(df["phash"].tolist())
     dvalues, dok = np.zeros(len(df), np.uint64), np.zeros(len(df), bool)
     src = "manifest phash column"
-    if index_dir is not None and (index_dir / "hashes.parquet").is_file():
-        h = pd.read_parquet(index_dir / "hashes.parquet")
+    h = layout.read_hashes(index_dir) if index_dir is not None else None
+    if h is not None:
         pos = pd.Series(np.arange(len(df)), index=df["key"].astype(str))
         hk = h["key"].astype(str)
         present = hk.isin(pos.index).to_numpy()
@@ -220,14 +213,120 @@ def _removal(df: pd.DataFrame, requests: str | Path) -> dict[str, Any]:
 
 def _concepts(index_dir: Path, prompts: dict[str, list[str]]) -> tuple[list[dict], str]:
     from audit.card.concepts import concept_coverage
-    from audit.index import open_index
+    from audit.index.cache import cached_index
 
-    idx = open_index(index_dir)
-    vectors = np.load(index_dir / "vectors.npy", mmap_mode="r")
+    idx = cached_index(index_dir)
+    vectors = layout.open_vectors(index_dir)
     keys = idx.table["key"].astype(str).tolist()
     paths = [str(p) for p in resolve_paths(idx.table, idx.dataset_dir)]
     groups = concept_coverage(vectors, keys, paths, idx.embedder, prompts)
     return groups, f"CLIP zero-shot with model {idx.meta.get('model')} over {len(keys)} indexed images. {LIMITS}"
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The rows a card describes and where they came from (step 1 of build_card)."""
+
+    df: pd.DataFrame
+    dataset_dir: Path
+    index_dir: Path | None
+    from_index: bool                      # the card was asked of an index dir (its dataset's manifest is read)
+
+
+@dataclass(frozen=True)
+class _Duplicates:
+    """Exact and near-duplicate clusters as {key, path} members, with the sentence saying how they were found."""
+
+    exact: list[list[dict]]
+    near: list[list[dict]]
+    method: str
+
+
+def _resolve_index(src: Path, index: str | Path | None) -> Path | None:
+    """The index dir to read (the source itself when it is one); a non-index `--index` is an InputError."""
+    index_dir = Path(index) if index is not None else None
+    if layout.is_index_dir(src):
+        index_dir = src
+    if index_dir is not None and not layout.is_index_dir(index_dir):
+        raise InputError(f"{index_dir} is not an index dir (no meta.json with kind=index)",
+                         "build one with `audit index build`")
+    return index_dir
+
+
+def _index_disagreement(df: pd.DataFrame, idx_table: pd.DataFrame, index_dir: Path) -> str | None:
+    """A warning naming the rows only the manifest or only the index holds; None when they agree."""
+    mk, ik = set(df["key"].astype(str)), set(idx_table["key"].astype(str))
+    if mk == ik:
+        return None
+    only_m, only_i = mk - ik, ik - mk
+    msg = f"index {index_dir} and manifest disagree on rows ({len(ik)} indexed vs {len(mk)} in manifest)"
+    if only_m:
+        msg += f"; in the manifest but not the index: {len(only_m)} ({_key_list(only_m)})"
+    if only_i:
+        msg += f"; in the index but not the manifest: {len(only_i)} ({_key_list(only_i)})"
+    return msg
+
+
+def _read_rows(src: Path, index_dir: Path | None, warnings: list[str]) -> _Rows:
+    """The manifest to describe: the source's, or (for an index dir) its dataset's, falling back to the rows stored
+    in the index when that manifest is gone. Index/manifest disagreement is a warning, never a silent pick."""
+    idx_table = layout.read_ids(index_dir) if index_dir is not None else None
+    from_index = src == index_dir
+    if from_index:
+        ds = layout.dataset_dir(index_dir)
+        if manifest_path(ds).is_file():
+            df = read_manifest(ds)
+        else:
+            warnings.append(f"the index's dataset manifest {manifest_path(ds)} is missing; describing the "
+                            f"{len(idx_table)} rows stored in the index's {layout.IDS_NAME} instead")
+            df = idx_table.drop(columns=["id"])
+        dataset_dir = ds
+    else:
+        mpath = manifest_path(src)
+        df = read_manifest(mpath)
+        dataset_dir = mpath.parent
+    if idx_table is not None and (msg := _index_disagreement(df, idx_table, index_dir)):
+        warnings.append(msg)
+    if len(df) == 0:
+        warnings.append("the manifest has no rows: nothing to describe")
+    return _Rows(df, dataset_dir, index_dir, from_index)
+
+
+def _duplicate_method(n: int, near_threshold: int, mirror: bool, hash_src: str, compared: int, unique: int,
+                      flipped: int, no_phash: int, linked_rows: int, confirmed_rows: int) -> str:
+    """The sentence under the duplicate figures: every threshold and count a reader needs to trust them."""
+    near_plan = plan_self(unique, near_threshold, mirror)
+    subs, radius = near_plan.segments, near_plan.radius
+    return (f"exact: identical sha256; near: pHash (64 bit) Hamming distance <= {near_threshold}, single-linkage, "
+            f"from the {hash_src}; exact multi-index hashing ({len(subs)} substrings, probe radius {radius} bits) "
+            f"verified {compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; "
+            + (f"horizontally flipped copies matched too (the flipped pHash is derived from the stored one: "
+               f"odd horizontal DCT frequencies change sign, a few bits off), {flipped} member(s) shown as "
+               f"'mirrored' (closer to the flipped first member); " if mirror else "mirrored copies are not matched; ")
+            + f"{no_phash} rows without a pHash; "
+            + f"each pHash link confirmed by dHash <= {near_threshold} where both rows have one (index hashes; pairs "
+              f"linked through the flipped pHash keep the pHash link): {linked_rows} rows in pHash clusters, "
+              f"{confirmed_rows} after the dHash check")
+
+
+def _duplicates(rows: _Rows, keys: list[str], paths: list[Path], near_threshold: int, mirror: bool,
+                warnings: list[str]) -> _Duplicates:
+    """Exact clusters (sha256) and near clusters (pHash links confirmed by dHash where the index has it)."""
+    df = rows.df
+    exact = S.exact_clusters(keys, df["sha256"])
+    hashes, ok, dhashes, has_dhash, hash_src = _load_hashes(df, rows.index_dir)
+    near, compared = S.near_clusters(hashes, ok, near_threshold, mirror=mirror)
+    linked_rows = sum(len(c) for c in near)
+    near, unsplit = S.confirm_clusters(near, hashes, dhashes, has_dhash, near_threshold, mirror=mirror)
+    if unsplit:
+        warnings.append(f"{unsplit} near-duplicate cluster(s) above {S.MAX_CONFIRM_MEMBERS} members were not "
+                        "checked against dHash (pHash links only)")
+    near_rows = _cluster_rows(near, keys, paths, hashes if mirror else None)
+    flipped = sum(m.get("mirrored", False) for c in near_rows for m in c)
+    canon = np.minimum(hashes[ok], S.mirror_hash(hashes[ok])) if mirror else hashes[ok]
+    method = _duplicate_method(len(df), near_threshold, mirror, hash_src, compared, len(np.unique(canon)), flipped,
+                               int((~ok).sum()), linked_rows, sum(len(c) for c in near))
+    return _Duplicates(_cluster_rows(exact, keys, paths), near_rows, method)
 
 
 def build_card(source: str | Path, *, index: str | Path | None = None, registry: str | Path | None = None,
@@ -243,43 +342,8 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
         check_registry(registry)
     if requests is not None:
         check_requests(requests)
-    index_dir = Path(index) if index is not None else None
-    if _is_index(src):
-        index_dir = src
-    if index_dir is not None and not _is_index(index_dir):
-        raise InputError(f"{index_dir} is not an index dir (no meta.json with kind=index)",
-                         "build one with `audit index build`")
-    idx_table = None
-    if index_dir is not None:
-        idx_table = pd.read_parquet(index_dir / "ids.parquet")
-    if src == index_dir:
-        from audit.meta import read_meta
-
-        ds = Path(read_meta(index_dir).get("dataset_dir", index_dir))
-        if manifest_path(ds).is_file():
-            df = read_manifest(ds)
-        else:
-            warnings.append(f"the index's dataset manifest {manifest_path(ds)} is missing; describing the "
-                            f"{len(idx_table)} rows stored in the index's ids.parquet instead")
-            df = idx_table.drop(columns=["id"])
-        dataset_dir = ds
-    else:
-        mpath = manifest_path(src)
-        df = read_manifest(mpath)
-        dataset_dir = mpath.parent
-    if idx_table is not None:
-        mk, ik = set(df["key"].astype(str)), set(idx_table["key"].astype(str))
-        if mk != ik:
-            only_m, only_i = mk - ik, ik - mk
-            msg = f"index {index_dir} and manifest disagree on rows ({len(ik)} indexed vs {len(mk)} in manifest)"
-            if only_m:
-                msg += f"; in the manifest but not the index: {len(only_m)} ({_key_list(only_m)})"
-            if only_i:
-                msg += f"; in the index but not the manifest: {len(only_i)} ({_key_list(only_i)})"
-            warnings.append(msg)
-    n = len(df)
-    if n == 0:
-        warnings.append("the manifest has no rows: nothing to describe")
+    rows = _read_rows(src, _resolve_index(src, index), warnings)
+    df, dataset_dir, index_dir, n = rows.df, rows.dataset_dir, rows.index_dir, len(rows.df)
     keys = df["key"].astype(str).tolist()
     paths = resolve_paths(df, dataset_dir) if n else []
     prompt_groups = prompts if isinstance(prompts, dict) else load_prompts(prompts)
@@ -289,38 +353,16 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
     top, tail_values, tail_rows = S.top_and_tail(authors, TOP_AUTHORS)
     unknown = {c: int(S.clean(df[c]).eq(S.UNKNOWN).sum()) for c in
                ("caption", "author", "license", "source", "url", "sha256", "phash", "width", "height")}
-
-    exact = S.exact_clusters(keys, df["sha256"])
-    hashes, ok, dhashes, has_dhash, hash_src = _load_hashes(df, index_dir)
-    near, compared = S.near_clusters(hashes, ok, near_threshold, mirror=mirror)
-    linked_rows = sum(len(c) for c in near)
-    near, unsplit = S.confirm_clusters(near, hashes, dhashes, has_dhash, near_threshold, mirror=mirror)
-    if unsplit:
-        warnings.append(f"{unsplit} near-duplicate cluster(s) above {S.MAX_CONFIRM_MEMBERS} members were not "
-                        "checked against dHash (pHash links only)")
-    near_rows = _cluster_rows(near, keys, paths, hashes if mirror else None)
-    flipped = sum(m.get("mirrored", False) for c in near_rows for m in c)
-    canon = np.minimum(hashes[ok], S.mirror_hash(hashes[ok])) if mirror else hashes[ok]
-    near_plan = plan_self(len(np.unique(canon)), near_threshold, mirror)
-    subs, radius = near_plan.segments, near_plan.radius
-    method = (f"exact: identical sha256; near: pHash (64 bit) Hamming distance <= {near_threshold}, single-linkage, "
-              f"from the {hash_src}; exact multi-index hashing ({len(subs)} substrings, probe radius {radius} bits) "
-              f"verified {compared} candidate pairs instead of {n * (n - 1) // 2} all-pairs; "
-              + (f"horizontally flipped copies matched too (the flipped pHash is derived from the stored one: "
-                 f"odd horizontal DCT frequencies change sign, a few bits off), {flipped} member(s) shown as "
-                 f"'mirrored' (closer to the flipped first member); " if mirror else "mirrored copies are not matched; ")
-              + f"{int((~ok).sum())} rows without a pHash; "
-              + f"each pHash link confirmed by dHash <= {near_threshold} where both rows have one (index hashes; pairs "
-                f"linked through the flipped pHash keep the pHash link): {linked_rows} rows in pHash clusters, "
-                f"{sum(len(c) for c in near)} after the dHash check")
+    dups = _duplicates(rows, keys, paths, near_threshold, mirror, warnings)
 
     concepts, note = None, "not computed: pass an index (or build the card from an index dir) to get CLIP concept coverage"
     if index_dir is not None and n:
         concepts, note = _concepts(index_dir, prompt_groups)
 
     return DatasetCard(
-        title=title or (dataset_dir.name if src != index_dir else f"{dataset_dir.name} (read through its index {index_dir.name}/)"),
-        input=str(src), input_kind="index" if src == index_dir else "manifest",
+        title=title or (dataset_dir.name if not rows.from_index
+                        else f"{dataset_dir.name} (read through its index {index_dir.name}/)"),
+        input=str(src), input_kind="index" if rows.from_index else "manifest",
         dataset_dir=str(dataset_dir), index_dir=str(index_dir) if index_dir else None, rows=n,
         columns=[str(c) for c in df.columns], manifest_hash=manifest_hash(df), keys=keys,
         sources=S.counts(S.source_name(df["source"])), domains=S.counts(S.domains(df["url"])),
@@ -328,8 +370,8 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
         authors_tail={"values": tail_values, "rows": tail_rows}, unknown=unknown,
         sizes=S.size_stats(df["width"], df["height"]), formats=S.counts(S.formats(df["path"])),
         captions=S.caption_stats(df["caption"]),
-        exact_duplicates=_cluster_rows(exact, keys, paths), near_duplicates=near_rows,
-        near_threshold=near_threshold, duplicate_method=method,
+        exact_duplicates=dups.exact, near_duplicates=dups.near,
+        near_threshold=near_threshold, duplicate_method=dups.method,
         optout=_with_examples(_optout(df, registry), df, paths) if registry is not None else None,
         removal=_with_examples(_removal(df, requests), df, paths) if requests is not None else None,
         concepts=concepts, concept_note=note, prompts=prompt_groups, warnings=warnings,

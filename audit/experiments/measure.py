@@ -66,13 +66,14 @@ def sample_and_scan(model: Path, prompts: list[str], work: Path, *, n: int, seed
                     index_dir: Path, baseline_sample: int) -> tuple[pd.DataFrame, dict]:
     """Sample every prompt n times into work/samples, scan them into work/scan; samples joined with matches."""
     from audit.generate.sample import sample_to_dir
+    from audit.generate.samples_layout import read_samples_table
     from audit.memorisation.run import scan_folder
 
     samples_dir, scan_dir = work / "samples", work / "scan"
     sample_to_dir(model, prompts, samples_dir, n=n, seed=seed, steps=sample_steps)
     summary = scan_folder(samples_dir, index_dir, scan_dir, overwrite=True, baseline_sample=baseline_sample,
                           workers=1, seed=seed)
-    samples = pd.read_parquet(samples_dir / "samples.parquet")
+    samples = read_samples_table(samples_dir)
     matches = pd.read_parquet(scan_dir / "matches.parquet")
     matches["path"] = [Path(str(p)).name for p in matches["query_path"]]
     cols = ["path", "verdict", "match_key", "score", "tiled_l2", "reasons"]

@@ -1,4 +1,6 @@
-"""`audit generate sample`: prompts → PNGs + samples.parquet + meta.json in one atomically written dir."""
+"""`audit generate sample`: prompts → PNGs + samples.parquet + meta.json in one atomically written dir.
+
+The directory's layout and its readers belong to audit.generate.samples_layout."""
 
 from __future__ import annotations
 
@@ -7,8 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from audit.errors import ArtefactError, InputError
-
-SAMPLES_NAME = "samples.parquet"
+from audit.generate import samples_layout
 
 
 def read_prompts_file(path: str | Path) -> list[str]:
@@ -26,35 +27,11 @@ def read_prompts_file(path: str | Path) -> list[str]:
     return prompts
 
 
-def native_sizes(samples_dir: str | Path) -> dict[str, tuple[int, int]]:
-    """File name -> (width, height) the generator produced, for samples saved upscaled (`--durable` needs
-    256 px for the watermark). Empty when the folder has no samples.parquet or nothing was upscaled."""
-    import pandas as pd
-
-    table = Path(samples_dir) / SAMPLES_NAME
-    if not table.is_file():
-        return {}
-    try:
-        df = pd.read_parquet(table, columns=["path", "upscaled_from"])
-    except Exception:  # an older samples.parquet without the column, or not ours: no hint
-        return {}
-    out = {}
-    for name, size in zip(df["path"].astype(str), df["upscaled_from"]):
-        try:
-            w, h = (int(v) for v in str(size).lower().split("x"))
-        except ValueError:
-            continue
-        out[Path(name).name] = (w, h)
-    return out
-
-
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file", "give a directory")
-    if out.is_dir() and any(out.iterdir()):
-        meta = out / "meta.json"
-        if not meta.is_file() or '"kind": "samples"' not in meta.read_text(encoding="utf-8", errors="replace"):
-            raise ArtefactError(f"--out {out} is not empty and holds no earlier samples", "use a new directory")
+    if out.is_dir() and any(out.iterdir()) and not samples_layout.is_samples_dir(out):
+        raise ArtefactError(f"--out {out} is not empty and holds no earlier samples", "use a new directory")
 
 
 @dataclass(frozen=True)
@@ -106,7 +83,7 @@ def sample_to_dir(
     with atomic_dir(out) as tmp:
         for j, (img, prompt, s) in enumerate(zip(images, flat, seeds)):
             p_idx, i = divmod(j, n)
-            name = f"p{p_idx:03d}_{i:03d}.png"
+            name = samples_layout.image_name(p_idx, i)
             edits, native = (), img.size
             if durable:  # below the watermark's minimum size: Lanczos-upscale, recorded as c2pa.resized
                 from audit.provenance.durable import upscale_for_mark
@@ -122,8 +99,8 @@ def sample_to_dir(
                          "model_hash": pipe.model_hash, "steps": int(steps), "guidance": float(guidance),
                          "width": img.size[0], "height": img.size[1],
                          "upscaled_from": f"{native[0]}x{native[1]}" if img.size != native else None})
-        pd.DataFrame(rows).to_parquet(tmp / SAMPLES_NAME, index=False)
-        write_meta(tmp, make_meta("samples", model_dir=str(Path(model_dir).resolve()), model_hash=pipe.model_hash,
+        pd.DataFrame(rows).to_parquet(samples_layout.table_path(tmp), index=False)
+        write_meta(tmp, make_meta(samples_layout.KIND, model_dir=str(Path(model_dir).resolve()), model_hash=pipe.model_hash,
                                   text_encoder=pipe.meta["text_encoder"], resolution=pipe.resolution,
                                   prompts=list(prompts), n=n, seed=seed, steps=steps, guidance=guidance,
                                   count=len(rows), scheduler="DDIM eta=0"))

@@ -1,7 +1,7 @@
 """`audit index build`: manifest -> CLIP vectors + perceptual hashes -> faiss index dir, atomically and idempotently.
 
-Layout written (docs/CONTRACTS.md): vectors.faiss, vectors.npy (exact L2-normalised float32 rows for the
-re-rank, memory-mapped at query time), ids.parquet, hashes.parquet, meta.json, and the previous
+Layout written (its owner is audit.index.layout): vectors.faiss, vectors.npy (exact L2-normalised float32 rows for
+the re-rank, memory-mapped at query time), ids.parquet, hashes.parquet, meta.json, and the previous
 denylist.parquet carried over. Rows of every file are in ascending id order (ids are key hashes).
 """
 
@@ -18,18 +18,22 @@ import pandas as pd
 from audit.atomic import atomic_dir, atomic_path
 from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
-from audit.index.denylist import DENYLIST_NAME
 from audit.index.hashes import image_hashes
+from audit.index.layout import (
+    BUILD_FILES,
+    DENYLIST_NAME,
+    FAISS_NAME,
+    HASHES_NAME,
+    IDS_NAME,
+    VECTORS_NAME,
+    VECTORS_WORK_NAME,
+    read_index_meta,
+)
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
-from audit.meta import META_NAME, make_meta, read_meta, write_meta
+from audit.meta import META_NAME, make_meta, write_meta
 from audit.progress import bar
 from audit.records import MANIFEST_NAME, manifest_hash, read_manifest, resolve_paths
 
-FAISS_NAME = "vectors.faiss"
-VECTORS_NAME = "vectors.npy"
-IDS_NAME = "ids.parquet"
-HASHES_NAME = "hashes.parquet"
-INDEX_FILES = (FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME, META_NAME)
 BATCH = 128
 #: Rows per resumable embedding chunk.
 CHUNK = 4096
@@ -78,7 +82,7 @@ def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     is_index = (meta is not None and meta.get("kind") == "index") or FAISS_NAME in names
     if not is_index:
         raise ArtefactError(f"{out} is not empty and is not an index", "choose an empty or new --out directory")
-    complete = meta is not None and all(n in names for n in INDEX_FILES)
+    complete = meta is not None and all(n in names for n in BUILD_FILES)
     if complete and not overwrite and _same_inputs(meta, want):
         return True
     if not overwrite:
@@ -167,13 +171,13 @@ def finish_index_dir(tmp: Path, df: pd.DataFrame, ids: np.ndarray, raw: np.ndarr
         if isinstance(raw, np.memmap):
             raw.flush()
         del raw
-        (tmp / "vectors.all.npy").rename(tmp / VECTORS_NAME)
+        (tmp / VECTORS_WORK_NAME).rename(tmp / VECTORS_NAME)
     else:
         vec = np.lib.format.open_memmap(tmp / VECTORS_NAME, mode="w+", dtype=np.float32, shape=(count, emb.dim))
         vec[:] = raw[kept]
         vec.flush()
         del vec, raw
-        (tmp / "vectors.all.npy").unlink()
+        (tmp / VECTORS_WORK_NAME).unlink()
     vectors = np.load(tmp / VECTORS_NAME, mmap_mode="r")
     df, ids = df[kept].reset_index(drop=True), ids[kept]
 
@@ -231,7 +235,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         "dataset_dir": str(dataset_dir.resolve()),
     }
     if _check_out(out, want, overwrite):
-        return IndexBuild(out, True, read_meta(out, kind="index"))
+        return IndexBuild(out, True, read_index_meta(out))
 
     ids = key_ids(df["key"])
     order = np.argsort(ids, kind="stable")
@@ -241,7 +245,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
     old_denylist = out / DENYLIST_NAME
 
     with atomic_dir(out) as tmp:
-        raw = np.lib.format.open_memmap(tmp / "vectors.all.npy", mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
+        raw = np.lib.format.open_memmap(tmp / VECTORS_WORK_NAME, mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
         work = work_dir(out, want)
         kept, ph, dh, skipped = _embed_rows(emb, paths, df["path"].astype(str).tolist(), raw, work)
         meta = finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, old_denylist, str(mpath),

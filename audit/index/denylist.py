@@ -14,8 +14,8 @@ import pandas as pd
 
 from audit.atomic import atomic_path
 from audit.errors import ArtefactError
+from audit.index.layout import DENYLIST_NAME
 
-DENYLIST_NAME = "denylist.parquet"
 COLUMNS = ("key", "reason", "added_unix")
 
 

@@ -13,10 +13,10 @@ from PIL import Image
 from audit import config
 from audit.errors import ArtefactError, IndexMismatchError, InputError
 from audit.images import load_rgb
-from audit.index.build import FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
+from audit.index import layout
 from audit.index.denylist import read_denylist
+from audit.index.layout import FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
-from audit.meta import read_meta
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class SearchIndex:
         self.dir = Path(index_dir)
         if not self.dir.is_dir():
             raise InputError(f"index {self.dir} does not exist", "build it with `audit index build`")
-        self.meta = read_meta(self.dir, kind="index")
+        self.meta = layout.read_index_meta(self.dir)
         self.count = int(self.meta["count"])
         self.dim = int(self.meta["dim"])
         self.choice = FactoryChoice(self.meta["factory"], dict(self.meta.get("params") or {}),
@@ -82,19 +82,7 @@ class SearchIndex:
 
     # ---- files ----------------------------------------------------------------------------------
     def _read_table(self, name: str, columns: list[str] | None = None, arrow: bool = False) -> Any:
-        path = self.dir / name
-        if not path.is_file():
-            raise ArtefactError(f"{path} is missing", "rebuild the index with `audit index build --overwrite`")
-        try:
-            if arrow:
-                import pyarrow.parquet as pq
-
-                have = pq.read_schema(path).names
-                return pq.read_table(path, columns=[c for c in (columns or have) if c in have])
-            return pd.read_parquet(path, columns=columns)
-        except Exception as exc:  # pyarrow raises several types for damaged files
-            raise ArtefactError(f"{path} is corrupt ({str(exc)[:100]})",
-                                "rebuild the index with `audit index build --overwrite`") from None
+        return layout.read_table(self.dir, name, columns, arrow)
 
     @property
     def table(self) -> pd.DataFrame:
@@ -127,7 +115,7 @@ class SearchIndex:
 
     @property
     def dataset_dir(self) -> Path:
-        return Path(self.meta.get("dataset_dir", self.dir))
+        return layout.dataset_dir(self.dir, self.meta)
 
     # ---- model ----------------------------------------------------------------------------------
     def use_embedder(self, emb: Any) -> None:
@@ -225,3 +213,32 @@ class SearchIndex:
 
 def open_index(index_dir: str | Path, mmap: bool = True, embedder: Any = None) -> SearchIndex:
     return SearchIndex(index_dir, mmap=mmap, embedder=embedder)
+
+
+def query_index(index: SearchIndex, query: "str | Image.Image", k: int = 20) -> list[SearchHit]:
+    """Text or image search as a reviewer asks it: k out of range or an empty text is an InputError that says what
+    to do, not a meaningless result list."""
+    if not 1 <= int(k) <= 1000:
+        raise InputError(f"k={k} is out of range", "ask for 1 to 1000 results")
+    if isinstance(query, str):
+        text = query.strip()
+        if not text:
+            raise InputError("the text query is empty", "type a few words describing the image")
+        return list(index.search_text(text, k=int(k)))
+    return list(index.search_image(query, k=int(k)))
+
+
+def hit_image_path(index: Any, hit: Any) -> Path | None:
+    """Where a hit's image file is, asking the index first (it knows its dataset dir); None when the file is gone
+    (e.g. erased by a removal request since the search)."""
+    from audit.errors import AuditError
+
+    candidates: list[Path] = []
+    try:
+        candidates.append(Path(index.image_path(hit.id)))
+    except (AuditError, KeyError, IndexError, OSError, TypeError, ValueError):
+        pass
+    raw = _opt(getattr(hit, "path", None))
+    if raw and raw.strip():
+        candidates.append(Path(raw.strip()))
+    return next((c for c in candidates if c.is_file()), None)

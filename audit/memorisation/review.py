@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import pandas as pd
 
@@ -78,3 +79,9 @@ def reviewed_matches(report_dir: str | Path) -> pd.DataFrame:
     m = load_matches(report_dir)
     r = load_reviews(report_dir)[["query_path", "decision", "note", "reviewer", "decided_unix"]]
     return m.merge(r, on="query_path", how="left")
+
+
+def filter_matches(frame: pd.DataFrame, verdicts: Iterable[str], only_undecided: bool = False) -> pd.DataFrame:
+    """The rows of `reviewed_matches` with one of `verdicts`, optionally only those without a decision yet."""
+    shown = frame[frame["verdict"].isin(list(verdicts))]
+    return shown[shown["decision"].isna()] if only_undecided else shown

@@ -21,13 +21,13 @@ import pandas as pd
 
 from audit.atomic import atomic_dir, write_json
 from audit.errors import ArtefactError, InputError
+from audit.index import layout
 from audit.memorisation.scan import (
     Match,
     Scanner,
     ScanResult,
     baseline_scores,
     duplicate_counts,
-    index_ids,
     list_generated,
     load_queries,
     scan_images,
@@ -95,7 +95,7 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     paths, skipped = list_generated(generated_dir)
-    from audit.generate.sample import native_sizes
+    from audit.generate.samples_layout import native_sizes
 
     queries, bad = load_queries(paths, native_sizes(generated_dir))
     skipped += bad
@@ -113,7 +113,7 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
     dup = duplicate_counts(index, flagged, t)
     timings["dups"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    baseline = baseline_scores(index, scanner, baseline_sample, seed, index_ids(index_dir, index.count))
+    baseline = baseline_scores(index, scanner, baseline_sample, seed, index.ids)  # ids.parquet `id`, ascending
     timings["baseline"] = time.perf_counter() - t0
     warnings += scanner.warnings + _pixel_warnings(matches)
     result = ScanResult(matches, skipped, warnings, timings, dup, baseline, pairs)
@@ -141,7 +141,7 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
 
 def _index_warnings(index, index_dir: Path) -> list[str]:
     out = []
-    if not (index_dir / "hashes.parquet").is_file():
+    if not layout.has_hashes(index_dir):
         out.append("index has no hashes.parquet: perceptual-hash candidates and duplicate counts by pHash are missing")
     return out
 

@@ -319,20 +319,6 @@ def duplicate_counts(index, ids: Sequence[int], t: Thresholds) -> dict[int, int]
     return out
 
 
-def index_ids(index_dir: Path, count: int) -> np.ndarray:
-    """Row ids of the index (ids.parquet `id` column; row numbers when the file has none)."""
-    import pyarrow.parquet as pq
-
-    path = Path(index_dir) / "ids.parquet"
-    try:
-        names = pq.read_schema(path).names
-        if "id" in names:
-            return pq.read_table(path, columns=["id"]).column("id").to_numpy().astype(np.int64)
-    except (OSError, ValueError):
-        pass
-    return np.arange(count, dtype=np.int64)
-
-
 def baseline_scores(index, scanner: Scanner, sample: int, seed: int, ids: np.ndarray | None = None) -> list[PairScores]:
     """Scores of sampled training images against their own nearest other neighbour (the baseline)."""
     if sample <= 0 or index.count < 2:

@@ -1,7 +1,8 @@
 """Offline "Have I Been Trained?": is this artist named, or this image (near-)duplicated, in a training set?
 
 Artist: the same token join as `check` over author and caption (word-boundary exact, with spans).
-Image: perceptual-hash near-duplicates and CLIP similarity through `audit.index.open_index`.
+Image: perceptual-hash near-duplicates and CLIP similarity through the process-wide opened-index cache
+(`audit.index.cache`), so the app's lookups do not reload the index and the CLIP model on every call.
 """
 
 from __future__ import annotations
@@ -34,14 +35,20 @@ class LookupHit:
 
 def _rows(source: str | Path) -> pd.DataFrame:
     """Items of an index dir (ids.parquet) or a dataset dir / manifest."""
-    p = Path(source)
-    if (p / "ids.parquet").is_file():
-        return pd.read_parquet(p / "ids.parquet")
-    from audit.records import read_manifest
+    from audit.index import layout
+    from audit.records import manifest_path, read_manifest
 
-    if not (p.is_file() or (p / "manifest.parquet").is_file()):
+    p = Path(source)
+    if layout.is_index_dir(p):
+        return layout.read_ids(p)
+    if not manifest_path(p).is_file():
         raise InputError(f"{p} is neither an index dir (ids.parquet) nor a dataset/manifest", "pass --index INDEX_DIR")
     return read_manifest(p)
+
+
+def parse_aliases(text: str) -> tuple[str, ...]:
+    """Other names of an artist typed as one comma-separated line ("Monet, C. Monet"); blanks dropped."""
+    return tuple(a.strip() for a in (text or "").split(",") if a.strip())
 
 
 def lookup_artist(name: str, source: str | Path, aliases: tuple[str, ...] = (), limit: int | None = None) -> list[LookupHit]:
@@ -89,11 +96,11 @@ def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 1
                  max_distance: int = config.PHASH_NEAR_DUPLICATE, label: str | None = None) -> list[LookupHit]:
     """Near-duplicates (perceptual hash) and CLIP-similar items (cosine >= min_score, at most k) of one image."""
     from audit.images import load_rgb
-    from audit.index import open_index
+    from audit.index.cache import cached_index
 
     img = load_rgb(image)
     image = label or ("<upload>" if isinstance(image, bytes) else str(image))
-    idx = open_index(Path(index_dir))
+    idx = cached_index(index_dir)
     out: dict[tuple[str, str], LookupHit] = {}
     for h in idx.near_duplicates(img, max_distance=max_distance):
         bits = int(round((1.0 - float(h.score)) * 64))  # the index scores near-duplicates as 1 - d/64

@@ -1,7 +1,8 @@
 """What goes into a genaudit manifest: the generator, prompt/seed, memorisation verdict, opt-out summary.
 
 Inputs are read from other modules' artefacts (generator model dir meta.json, `samples.parquet` beside
-generated images, a memorisation report's `matches.parquet`) once per folder, then looked up per image.
+generated images (layout owned by audit.generate.samples_layout), a memorisation report's `matches.parquet`)
+once per folder, then looked up per image.
 The manifest is a plain dict (c2pa ManifestDefinition JSON), built here so it can be unit-tested and
 shown in docs without signing anything.
 """
@@ -15,6 +16,7 @@ from typing import Any, Mapping
 
 from audit import __version__
 from audit.errors import ArtefactError, ManifestError, ProvenanceError
+from audit.generate import samples_layout
 from audit.meta import read_meta, sha256_file
 
 AUDIT_LABEL = "org.genaudit.audit"
@@ -23,7 +25,6 @@ TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trai
 MINING_CHOICES = ("allowed", "notAllowed", "constrained")
 MINING_LABELS = {"cawg": "cawg.training-mining", "c2pa": "c2pa.training-mining"}
 _MINING_KEYS = ("ai_generative_training", "ai_training", "ai_inference", "data_mining")
-SAMPLES_NAME = "samples.parquet"
 MATCHES_NAME = "matches.parquet"
 MIME_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 
@@ -121,7 +122,7 @@ def _clean(value: Any) -> Any:
 
 def read_samples(folder: str | Path) -> dict[str, ImageFacts]:
     """Prompt/seed per image file name from `samples.parquet` in `folder` (audit generate sample); {} if absent."""
-    path = Path(folder) / SAMPLES_NAME
+    path = samples_layout.table_path(folder)
     if not path.is_file():
         return {}
     df = _read_parquet(path, ("prompt",), "samples table")

@@ -153,13 +153,25 @@ def _match_local(stores: list[ManifestStore], rgb: np.ndarray, notes: list[str])
 def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None,), *,
                   ca: str | Path | None = None, trust: str | Path | None = None) -> RecoveryResult:
     """Find `image`'s original signed manifest in the store(s) and re-verify it."""
-    from audit.images import load_image
-    from audit.provenance.verify import Verifier, summarise
-
     path = Path(image)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    rgb = np.asarray(load_image(path.read_bytes()).image, dtype=np.uint8)
+    return recover_bytes(path.read_bytes(), str(path), stores, ca=ca, trust=trust)
+
+
+def recover_bytes(data: bytes, name: str, stores: Sequence[str | Path | None] = (None,), *,
+                  ca: str | Path | None = None, trust: str | Path | None = None) -> RecoveryResult:
+    """`recover_image` for an in-memory image (the app's upload); `name` labels the result and the errors."""
+    from audit.images import load_upload
+
+    rgb = np.asarray(load_upload(data, name), dtype=np.uint8)
+    return _recover(rgb, name, stores, ca, trust)
+
+
+def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], ca: str | Path | None,
+             trust: str | Path | None) -> RecoveryResult:
+    from audit.provenance.verify import Verifier, summarise
+
     opened = [ManifestStore(s, create=False) for s in (stores or (None,))]
     try:
         sizes = sorted({sz for s in opened for sz in s.sizes()})
@@ -188,7 +200,7 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
                 tail += (f"; best local-feature candidate {rejected.wm_id}: {rejected.inliers} inliers, aligned SSIM "
                          f"{rejected.ssim:.3f}, worst tile {rejected.tile_rms:.3f} (needs ≥ {lf.MIN_INLIERS}, ≥ "
                          f"{lf.MIN_SSIM}, ≤ {lf.MAX_TILE_RMS})")
-            return RecoveryResult(str(path), False, None, None, None, None, distance, "none", None, None,
+            return RecoveryResult(label, False, None, None, None, None, distance, "none", None, None,
                                   tuple(notes) + (f"no stored image matches{tail}",), pixel_similarity=sim,
                                   inliers=None if rejected is None else rejected.inliers)
         with Verifier(ca, trust) as verifier:
@@ -217,7 +229,7 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
             reasons.append(f"stored manifest NO LONGER VALIDATES ({summary.state}): " + "; ".join(summary.reasons))
         extra = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
                                           "aligned_ssim": round(local.ssim, 4), "overlap": round(local.overlap, 3)}
-        return RecoveryResult(str(path), True, method, entry.wm_id, str(entry.store), errors, distance, confidence,
+        return RecoveryResult(label, True, method, entry.wm_id, str(entry.store), errors, distance, confidence,
                               summary.state, str(entry.signed_path), tuple(reasons), summary.to_dict(), sim, **extra)
     finally:
         for s in opened:

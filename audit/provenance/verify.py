@@ -218,6 +218,16 @@ def verify_bytes(data: bytes, name: str, *, ca: str | Path | None = None, trust:
         return summarise(name, verifier.read_store(data, mime_type(name), name), verifier.trust)
 
 
+def trust_options(path: str | Path | None) -> dict[str, Path]:
+    """The `ca=` / `trust=` keyword for a user-typed trust path: a directory is a CA dir (its root certificate is
+    trusted), a file a trusted root PEM; blank means the defaults."""
+    text = str(path or "").strip()
+    if not text:
+        return {}
+    p = Path(text).expanduser()
+    return {"ca": p} if p.is_dir() else {"trust": p}
+
+
 def verify_images(paths: Sequence[str | Path], *, ca: str | Path | None = None,
                   trust: str | Path | None = None) -> list[VerifyResult]:
     from audit.progress import track

@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
+from audit.index.cache import cached_index, clear_index_cache  # re-exported: locate serves from the one cache
 from audit.removal.auditlog import LogCheck, append_log, key_hash, verify_log
 from audit.removal.erase import AffectedModel, EraseResult, affected_models, erase
-from audit.removal.indexcache import cached_index, clear_index_cache
 from audit.removal.letter import letter_markdown, write_letter
 from audit.removal.locate import Candidate, candidates, confirm_hits, confirmed_keys, find_hits, locate
 from audit.removal.minimise import close_answered, minimise_request

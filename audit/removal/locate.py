@@ -39,9 +39,9 @@ def find_hits(index_dir: str | Path, photo: str | Path | None = None, url: str |
               name: str | None = None, k: int = 10, min_clip: float = DEFAULT_MIN_CLIP) -> list[Candidate]:
     """Search one index by any of photo / url / name; returns candidates (best score first per method).
 
-    The opened index is cached per process (audit.removal.indexcache) and reopened when the index is rebuilt."""
+    The opened index is cached per process (audit.index.cache) and reopened when the index is rebuilt."""
+    from audit.index.cache import cached_index
     from audit.records import read_manifest
-    from audit.removal.indexcache import cached_index
 
     if photo is None and not url and not name:
         raise InputError("nothing to search by", "pass --photo, --url and/or --name")

@@ -32,12 +32,9 @@ class Rebuild:
 
 
 def _old_rows(index_dir: Path) -> tuple[np.ndarray, Any]:
-    import pyarrow.parquet as pq
+    from audit.index import layout
 
-    from audit.index.build import IDS_NAME
-
-    have = pq.read_schema(index_dir / IDS_NAME).names
-    t = pq.read_table(index_dir / IDS_NAME, columns=[c for c in ("id", "key", "path", "sha256") if c in have])
+    t = layout.read_table(index_dir, layout.IDS_NAME, ["id", "key", "path", "sha256"], arrow=True)
     return t.column("id").to_numpy().astype(np.int64), t
 
 
@@ -66,20 +63,16 @@ def _reuse_plan(df, ids: np.ndarray, index_dir: Path, old_meta: dict) -> tuple[n
 def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, model: str | None = None,
                                 factory: str | None = None) -> Rebuild:
     """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows."""
-    import pandas as pd
-
     from audit.atomic import atomic_dir
     from audit.embed import load_embedder
-    from audit.index import build_index
-    from audit.index.build import HASHES_NAME, INDEX_FILES, VECTORS_NAME, finish_index_dir
-    from audit.index.denylist import DENYLIST_NAME
+    from audit.index import build_index, layout
+    from audit.index.build import finish_index_dir
     from audit.index.vectors import key_ids
-    from audit.meta import read_meta
     from audit.records import MANIFEST_NAME, manifest_hash, read_manifest
 
     dataset, index_dir = Path(dataset), Path(index_dir)
     df = read_manifest(dataset)
-    old_meta = read_meta(index_dir, kind="index")
+    old_meta = layout.read_index_meta(index_dir)
     device = str(old_meta.get("device") or "cpu")
     emb = load_embedder(model, device=device)
     want = {"manifest_hash": manifest_hash(df), "model_fingerprint": emb.fingerprint, "factory_requested": factory,
@@ -89,7 +82,7 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
         build_index(dataset, index_dir, model=model, factory=factory, device=device, overwrite=True)
         return Rebuild("full", len(df), 0, why)
 
-    complete = all((index_dir / n).is_file() for n in INDEX_FILES)
+    complete = not layout.missing_files(index_dir, layout.BUILD_FILES)
     if complete and all(old_meta.get(k) == v for k, v in want.items()):
         return Rebuild("up-to-date", len(df), 0, "the index already matches the manifest")  # re-run after a crash
     if not complete:
@@ -108,21 +101,21 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
     if pos is None:
         return full(why)
 
-    hashes = pd.read_parquet(index_dir / HASHES_NAME, columns=["phash", "dhash"])
+    hashes = layout.read_table(index_dir, layout.HASHES_NAME, ["phash", "dhash"])
     ph, dh = np.zeros(len(df), np.uint64), np.zeros(len(df), np.uint64)
     ph[kept] = hashes["phash"].to_numpy(np.uint64)[pos[kept]]
     dh[kept] = hashes["dhash"].to_numpy(np.uint64)[pos[kept]]
-    old_vectors = np.load(index_dir / VECTORS_NAME, mmap_mode="r")
+    old_vectors = layout.open_vectors(index_dir)
     if old_vectors.shape[1] != emb.dim:
         return full(f"stored vectors are {old_vectors.shape[1]}-d, the model gives {emb.dim}")
     with atomic_dir(index_dir) as tmp:
-        raw = np.lib.format.open_memmap(tmp / "vectors.all.npy", mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
+        raw = np.lib.format.open_memmap(tmp / layout.VECTORS_WORK_NAME, mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
         for start in range(0, len(df), COPY_BLOCK):
             stop = min(len(df), start + COPY_BLOCK)
             m = kept[start:stop]
             raw[start:stop][m] = old_vectors[pos[start:stop][m]]
         del old_vectors
-        finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, index_dir / DENYLIST_NAME,
+        finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, index_dir / layout.DENYLIST_NAME,
                          str(dataset / MANIFEST_NAME), device=device, rebuilt_from="stored-vectors",
                          reused_vectors=int(kept.sum()))
     return Rebuild("reused", len(df), int(kept.sum()), "every remaining row's vector and hashes were in the index")

@@ -208,6 +208,11 @@ def allowed_next(req: RemovalRequest) -> tuple[str, ...]:
     return tuple(dict.fromkeys(nxt))
 
 
+def manual_next(req: RemovalRequest) -> tuple[str, ...]:
+    """The states a reviewer may move `req` to by hand: `allowed_next` without the EXECUTOR_ONLY ones."""
+    return tuple(s for s in allowed_next(req) if s not in EXECUTOR_ONLY)
+
+
 def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expected: str | None = None,
                reason: str | None = None, actor: str = "", months: int = MAX_EXTENSION_MONTHS,
                _executor: bool = False, key_hashes: list[str] | None = None) -> RemovalRequest:

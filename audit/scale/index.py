@@ -20,7 +20,7 @@ def build_index_spark(spark, source: str | Path, out: str | Path, model: str | N
     from audit.atomic import atomic_dir
     from audit.embed import load_embedder
     from audit.index.build import _check_out, finish_index_dir
-    from audit.index.denylist import DENYLIST_NAME
+    from audit.index.layout import DENYLIST_NAME, VECTORS_WORK_NAME
     from audit.index.vectors import key_ids
     from audit.meta import read_meta
     from audit.records import manifest_hash
@@ -39,7 +39,7 @@ def build_index_spark(spark, source: str | Path, out: str | Path, model: str | N
     n = len(df)
     old_denylist = out / DENYLIST_NAME
     with atomic_dir(out) as tmp:
-        raw = np.lib.format.open_memmap(tmp / "vectors.all.npy", mode="w+", dtype=np.float32, shape=(n, emb.dim))
+        raw = np.lib.format.open_memmap(tmp / VECTORS_WORK_NAME, mode="w+", dtype=np.float32, shape=(n, emb.dim))
         kept = np.zeros(n, bool)
         ph, dh = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
         skipped = []

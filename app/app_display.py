@@ -1,0 +1,117 @@
+"""Display helpers of the review app: result cards, thumbnails, upload decoding, error lines, markdown escaping.
+
+No streamlit import here (plain tests reach every helper); no business rules either: searching, index status and
+caching live in audit.index (search.query_index, status.index_status, cache.cached_index), upload decoding in
+audit.images.load_upload.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from audit.errors import AuditError, ImageError
+from audit.images import fit_within, load_image
+from audit.index.search import hit_image_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from PIL import Image
+
+APP_TITLE = "genaudit review"
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff")
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def escape_markdown(text: str) -> str:
+    """Make user text (captions, author names) show literally in st.markdown / st.caption."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
+
+
+def _clean(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return str(value).strip()
+
+
+@dataclass(frozen=True)
+class HitCard:
+    """One search result, formatted for display; `image_path` is None when the file cannot be found."""
+
+    rank: int
+    id: int
+    key: str
+    score: float
+    caption: str
+    author: str
+    license: str
+    source: str
+    method: str
+    image_path: Path | None
+
+    @property
+    def score_text(self) -> str:
+        return f"{self.score:.3f}"
+
+    @property
+    def title(self) -> str:
+        return f"{self.rank}. {self.caption}"
+
+    @property
+    def details(self) -> str:
+        return f"score {self.score_text} · {self.author} · {self.license} · key {self.key}"
+
+
+def hit_card(hit: Any, image_path: Path | None = None) -> HitCard:
+    """Format a SearchHit; empty metadata gets words a reviewer understands instead of blanks or `nan`."""
+    return HitCard(
+        rank=int(hit.rank),
+        id=int(hit.id),
+        key=_clean(hit.key) or f"row {hit.id}",
+        score=float(hit.score),
+        caption=_clean(hit.caption) or "(no caption)",
+        author=_clean(hit.author) or "unknown author",
+        license=_clean(hit.license) or "licence unknown",
+        source=_clean(getattr(hit, "source", "")),
+        method=_clean(getattr(hit, "method", "")),
+        image_path=image_path,
+    )
+
+
+def hit_cards(hits: Sequence[Any], index: Any | None = None,
+              resolve: Callable[[Any, Any], Path | None] = hit_image_path) -> list[HitCard]:
+    return [hit_card(h, resolve(index, h) if index is not None else None) for h in hits]
+
+
+def cards_frame(cards: Sequence[HitCard]) -> "pd.DataFrame":
+    """The results as a table (for st.dataframe and CSV download)."""
+    import pandas as pd
+
+    cols = ["rank", "score", "key", "caption", "author", "license", "source", "method", "path"]
+    rows = [
+        [c.rank, round(c.score, 6), c.key, c.caption, c.author, c.license, c.source, c.method,
+         str(c.image_path) if c.image_path else ""]
+        for c in cards
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def thumbnail(path: str | Path | None, max_side: int = 256) -> "Image.Image | None":
+    """A small RGB copy for the result grid; None for a missing or broken file (the grid says so)."""
+    if path is None:
+        return None
+    try:
+        return fit_within(load_image(Path(path)).image, max_side)
+    except ImageError:
+        return None
+
+
+def format_error(exc: AuditError) -> str:
+    """One line for st.error: the message, then what to do."""
+    return f"{exc.message} — {exc.hint}" if exc.hint else exc.message
