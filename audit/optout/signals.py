@@ -110,16 +110,17 @@ def header_lines(headers: Mapping[str, str] | Iterable[tuple[str, str]] | str) -
     return _header_pairs(headers)[0]
 
 
-def _tdm(kind: str, reservation: str | None, policy: str | None, evidence: str, location: str) -> tuple[Signal, ...]:
+def _tdm(kind: str, reservation: str | None, policy: str | None, evidence: str, location: str,
+         rule: str = TDMREP_RULE) -> tuple[Signal, ...]:
     if reservation is None:
         return ()
     r = reservation.strip()
     if r not in ("0", "1"):  # "other values are protocol errors": treated as unset
         return (Signal(kind, f"tdm-reservation={clip(r, 20)} (invalid: treated as unset)", "all-tdm", NONE, TDMREP_USES,
-                       clip(evidence), None, location, TDMREP_RULE),)
+                       clip(evidence), None, location, rule),)
     directive = f"tdm-reservation={r}" + (f" tdm-policy={policy.strip()}" if policy else "")
     return (Signal(kind, directive, "all-tdm", DISALLOW if r == "1" else ALLOW, TDMREP_USES, clip(evidence), None, location,
-                   TDMREP_RULE),)
+                   rule),)
 
 
 def parse_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]] | str, location: str = "") -> tuple[Signal, ...]:
@@ -202,5 +203,6 @@ def parse_tdmrep_json(text: str | bytes, path: str = "/", location: str = "") ->
             res = rule.get("tdm-reservation")
             res = None if res is None or isinstance(res, bool) else str(res)
             pol = rule.get("tdm-policy")
-            return _tdm("tdmrep-file", res, pol if isinstance(pol, str) else None, json.dumps(rule)[:300], location)
+            return _tdm("tdmrep-file", res, pol if isinstance(pol, str) else None, json.dumps(rule)[:300], location,
+                        TDMREP_FILE_RULE)
     return ()
