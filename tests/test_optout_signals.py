@@ -32,8 +32,9 @@ def test_x_robots_tag_scoping_case_and_colons():
     assert {s.agent for s in only_scoped} == {"googlebot"}
     assert decide(only_scoped, agent="img2dataset").opted_out is False
     assert decide(only_scoped, agent="googlebot").opted_out is True
-    # an AI crawler scope does bind img2dataset-style agents
-    assert decide(S.parse_headers([("X-Robots-Tag", "GPTBot: noai")]), agent="img2dataset").opted_out
+    # a scope naming another AI crawler binds only that crawler (issue 17: it used to bind every AI crawler)
+    gpt = S.parse_headers([("X-Robots-Tag", "GPTBot: noai")])
+    assert not decide(gpt, agent="img2dataset").opted_out and decide(gpt, agent="GPTBot").opted_out
 
 
 def test_many_repeated_header_lines_do_not_crash():
@@ -69,7 +70,11 @@ def test_robots_txt_ai_crawlers():
     assert {"gptbot", "ccbot", "claudebot", "applebot-extended", "img2dataset"} <= agents
     assert "google-extended" not in agents  # Allow: /images/public/ is longer than Disallow: /images/
     assert "claudebot" not in {s.agent for s in robots.robots_signals(text, "/images/a.jpg.html")}  # /*.jpg$ anchors
-    assert ("robots.txt content-usage", "train-ai=n", None) in _d(sigs)
+    # the Content-Usage line sits in img2dataset's group, whose 'Disallow: /' already binds it: usage rules apply
+    # only to paths the crawler may fetch (draft-ietf-aipref-attach §3.1), so it adds nothing (issue 17: groups count)
+    assert not any("content-usage" in s.kind for s in sigs)
+    assert [s.state for s in sigs if s.agent == "img2dataset"] == ["disallow"]
+    assert all(s.state == "none" for s in sigs if s.agent != "img2dataset")  # other crawlers' groups: information only
     assert not any(s.agent is None and s.kind == "robots.txt" for s in sigs)  # '*' allows /
 
 
@@ -94,10 +99,16 @@ def test_hostile_robots_and_html_are_capped():
 def test_xmp_plus_datamining_and_broken_xmp():
     assert [s.directive for s in image_signals(D / "xmp_dmi_prohibited.jpg")] == ["plus:DataMining=DMI-PROHIBITED-AIMLTRAINING"]
     assert image_signals(D / "xmp_attr_prohibited.jpg")[0].scope == "all-tdm"
+    # an unclosed packet whose 'plus' prefix is never bound to the PLUS namespace cannot be read: unknown, not a
+    # reservation (issue 17: it used to read as DMI-PROHIBITED-GENAIMLTRAINING by a regex)
     broken = image_signals(D / "xmp_broken.jpg")
-    assert broken[0].restricts and any("broken XMP" in s.directive for s in broken)
+    assert [s.state for s in broken] == ["unknown"] and "broken XMP" in broken[0].directive
+    assert decide(broken).status == "unknown"
     assert image_signals(D / "plain.jpg") == ()
-    assert parse_xmp(b'<x:xmpmeta><plus:DataMining>DMI-ALLOWED</plus:DataMining></x:xmpmeta>')[0].restricts is False
+    ok = parse_xmp(b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                   b'<rdf:Description xmlns:plus="http://ns.useplus.org/ldf/xmp/1.0/"><plus:DataMining>DMI-ALLOWED'
+                   b'</plus:DataMining></rdf:Description></rdf:RDF></x:xmpmeta>')
+    assert [(s.state, s.uses) for s in ok] == [("allow", ("train", "ai-input", "search"))]
 
 
 def test_c2pa_training_mining_json_and_no_manifest():

@@ -22,12 +22,24 @@ from audit.optout.match import CheckResult, _finish, check_manifest
 from audit.optout.registry import open_registry
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths, write_manifest
 
-#: Purpose -> registry scopes that forbid it.
+#: Purpose (a use, or a legacy purpose name) -> registry scopes that forbid it.
 COVERS = {
-    "ai-training": {"all", "all-tdm", "ai-training", "ml", "genai-training", "ai-training-images"},
-    "tdm": {"all", "all-tdm"},
+    "train": {"all", "all-tdm", "ai-training", "ml", "genai-training", "ai-training-images"},
+    "ai-input": {"all", "all-tdm", "ai-input"},
     "search": {"all", "search"},
+    "tdm": {"all", "all-tdm"},
 }
+COVERS["ai-training"] = COVERS["train"]  # the old name of the training purpose
+UNKNOWN_COLUMNS = ["key", "url", "source", "reason"]
+
+
+class FilterCounts(tuple):
+    """(kept, excluded) — unpacks as it always did — plus `.unknown`: rows whose answer is unknown (unknown.parquet)."""
+
+    def __new__(cls, kept: int, excluded: int, unknown: int) -> "FilterCounts":
+        t = super().__new__(cls, (kept, excluded))
+        t.unknown = unknown
+        return t
 
 
 def _write_parquet(df: pd.DataFrame, dest: Path) -> None:
@@ -36,24 +48,49 @@ def _write_parquet(df: pd.DataFrame, dest: Path) -> None:
                                             preserve_index=False), tmp)
 
 
-def embedded_matches(manifest: pd.DataFrame, dataset_dir: Path) -> pd.DataFrame:
-    """XMP / C2PA reservations inside the image files themselves (reads each file: opt-in, I/O-bound)."""
+def embedded_matches(manifest: pd.DataFrame, dataset_dir: Path, use: str = "train") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """XMP / C2PA reservations of `use` inside the image files themselves (reads each file: opt-in, I/O-bound).
+
+    Returns (matches, unknown): a file that is missing, or whose metadata cannot be read in full, gives an
+    unknown row with the reason — never silently "no reservation"."""
     from audit.optout.embedded import image_signals
+    from audit.optout.verdict import decide
     from audit.progress import track
 
-    rows = []
+    rows, unknown = [], []
     paths = resolve_paths(manifest, dataset_dir)
     for (key, url), p in track(zip(zip(manifest["key"].astype(str), manifest["url"]), paths), "embedded signals", total=len(paths)):
         if not p.is_file():
+            unknown.append({"key": key, "url": url, "source": "embedded", "reason": f"unknown: could not read image file {p}"})
             continue
-        for s in image_signals(p):
-            if s.restricts:
-                rows.append({"key": key, "url": url, "id": -1, "display": s.kind, "scope": s.scope, "source": "embedded",
-                             "matched": s.evidence, "reason": f"{s.kind} in the image file: {s.directive}"})
+        v = decide(image_signals(p), use=use)
+        if v.is_unknown:
+            unknown.append({"key": key, "url": url, "source": "embedded", "reason": v.reason})
+        for s in v.binding:
+            rows.append({"key": key, "url": url, "id": -1, "display": s.kind, "scope": s.scope, "source": "embedded",
+                         "matched": s.evidence, "reason": f"{s.kind} in the image file: {s.directive}"})
+    unknown_df = pd.DataFrame(unknown, columns=UNKNOWN_COLUMNS)
     if not rows:
-        return pd.DataFrame()
+        return pd.DataFrame(), unknown_df
     df = pd.DataFrame(rows)
-    return _finish(df, "signal", "image", df["reason"])
+    return _finish(df, "signal", "image", df["reason"]), unknown_df
+
+
+def unknown_rows(res: CheckResult, extra_unknown: list[pd.DataFrame], covered: set[str]) -> pd.DataFrame:
+    """Rows with no reservation found but an answer that is unknown (malformed URL, unreadable image metadata),
+    one row per key with every reason; rows a known reservation covers are not unknown."""
+    probs = res.problems
+    parts = [pd.DataFrame({"key": probs["key"].astype(str), "url": probs["url"], "source": "url",
+                           "reason": "unknown: URL rules could not be checked: " + probs["problem"].astype(str)})] if len(probs) else []
+    parts += [u for u in extra_unknown if len(u)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in UNKNOWN_COLUMNS})
+    u = pd.concat(parts, ignore_index=True).astype({"key": str})
+    u = u[~u["key"].isin(covered)]
+    return (u.groupby("key", sort=True)
+            .agg(url=("url", "first"), source=("source", lambda x: ",".join(dict.fromkeys(x))),
+                 reason=("reason", lambda x: " | ".join(dict.fromkeys(x))))
+            .reset_index()[UNKNOWN_COLUMNS])
 
 
 def _same_model(embed_model: object, name: str | None, fingerprint: str | None) -> bool:
@@ -115,16 +152,24 @@ def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path
 
 def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, index: str | Path | None = None,
               scan_images: bool = False, max_distance: int = config.PHASH_NEAR_DUPLICATE,
-              min_clip: float = config.CLIP_DUPLICATE_COSINE) -> CheckResult:
+              min_clip: float = config.CLIP_DUPLICATE_COSINE, use: str = "train") -> CheckResult:
+    """Every row an opt-out covers (matches.parquet), and beside it `<stem>.unknown.parquet`: rows no reservation
+    covers whose answer is nonetheless unknown (malformed URL; with scan_images, unreadable image metadata).
+    `use` decides which embedded signals reserve (registry matches are listed whatever their scope)."""
+    from audit.optout.verdict import check_use
+
+    check_use(use)
     mpath = manifest_path(manifest)
     df = read_manifest(mpath)
     with open_registry(registry) as reg:
         reg_df = reg.frame(with_embeddings=True)
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
-    extra = []
+    extra, unknown = [], []
     if scan_images:
-        extra.append(embedded_matches(df, mpath.parent))
+        found, unknown_emb = embedded_matches(df, mpath.parent, use)
+        extra.append(found)
+        unknown.append(unknown_emb)
     if index is not None:
         extra.append(clip_matches(df, reg_df, Path(index), min_clip))
     extra = [e for e in extra if len(e)]
@@ -133,27 +178,34 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
         counts = {**res.counts, **{f"rule_{k}": int(v) for k, v in m["rule"].value_counts().items()},
                   "rows_covered": int(m["key"].nunique())}
         res = CheckResult(m, res.problems, res.rows_checked, counts)
+    unk = unknown_rows(res, unknown, set(res.matches["key"].astype(str)))
+    res = CheckResult(res.matches, res.problems, res.rows_checked, {**res.counts, "rows_unknown": len(unk)})
     out = Path(out)
     if out.suffix != ".parquet":
         raise InputError(f"--out {out} should end in .parquet")
     _write_parquet(res.matches, out)
     _write_parquet(res.problems, out.with_name(out.stem + ".problems.parquet"))
+    _write_parquet(unk, out.with_name(out.stem + ".unknown.parquet"))
     write_json(out.with_name(out.stem + ".meta.json"), make_meta(
         "optout-check", manifest=str(mpath), manifest_hash=manifest_hash(df), registry=str(registry),
         registry_hash=reg_hash, index=str(index) if index else None, phash_max_distance=max_distance,
-        clip_min_cosine=min_clip if index is not None else None,
+        clip_min_cosine=min_clip if index is not None else None, use=use,
         rows_checked=res.rows_checked, counts=res.counts))
     return res
 
 
 def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Path, *, purpose: str = "ai-training",
                    scan_images: bool = False, max_distance: int = config.PHASH_NEAR_DUPLICATE,
-                   index: str | Path | None = None, min_clip: float = config.CLIP_DUPLICATE_COSINE) -> tuple[int, int]:
-    """Write the compliant dataset (rows no opt-out covers for `purpose`) + excluded.parquet. Returns (kept, excluded).
+                   index: str | Path | None = None, min_clip: float = config.CLIP_DUPLICATE_COSINE) -> FilterCounts:
+    """Write the compliant dataset: manifest.parquet holds the rows known not to be opted out for `purpose` (a use:
+    train | ai-input | search, or the older ai-training | tdm); excluded.parquet the opted-out rows with reasons;
+    unknown.parquet the rows whose answer is unknown, with the reason — in neither of the other two.
+    Returns (kept, excluded) with `.unknown`.
 
     With `index`, rows CLIP-matching a registered example image (re-hosted copies) are excluded too."""
     if purpose not in COVERS:
         raise InputError(f"unknown purpose '{purpose}'", f"use one of {', '.join(COVERS)}")
+    use = {"ai-training": "train", "tdm": "train"}.get(purpose, purpose)
     mpath = manifest_path(manifest)
     df = read_manifest(mpath)
     with open_registry(registry) as reg:
@@ -161,27 +213,34 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
     matches = res.matches
-    extra = [embedded_matches(df, mpath.parent)] if scan_images else []
+    extra, unknown = [], []
+    if scan_images:
+        found, unknown_emb = embedded_matches(df, mpath.parent, use)
+        extra.append(found)
+        unknown.append(unknown_emb)
     if index is not None:
         extra.append(clip_matches(df, reg_df, Path(index), min_clip))
     extra = [e for e in extra if len(e)]
     if extra:
         matches = pd.concat([matches, *extra], ignore_index=True)
-    binding = matches[matches["scope"].isin(COVERS[purpose])]
+    # registry entries bind by scope; embedded signals were already decided for this use
+    binding = matches[matches["scope"].isin(COVERS[purpose]) | (matches["rule"] == "signal")] if len(matches) else matches
     reasons = binding.groupby("key", sort=True)["reason"].agg(lambda r: " | ".join(dict.fromkeys(r)))
     rules = binding.groupby("key", sort=True)["rule"].agg(lambda r: ",".join(sorted(set(r))))
+    unk = unknown_rows(res, unknown, set(reasons.index))
     excluded_mask = df["key"].astype(str).isin(reasons.index)
-    kept = df[~excluded_mask].copy()
+    kept = df[~excluded_mask & ~df["key"].astype(str).isin(unk["key"])].copy()
     kept["path"] = [str(p.resolve()) for p in resolve_paths(kept, mpath.parent)] if len(kept) else kept["path"]
     excl = pd.DataFrame({"key": reasons.index, "rules": rules.reindex(reasons.index).to_numpy(), "reasons": reasons.to_numpy()})
     excl = excl.merge(df[["key", "url"]].astype({"key": str}), on="key", how="left")[["key", "url", "rules", "reasons"]]
     with atomic_dir(out_dir) as tmp:
         write_manifest(kept, tmp)
         _write_parquet(excl, tmp / "excluded.parquet")
+        _write_parquet(unk, tmp / "unknown.parquet")
         write_meta(tmp, make_meta(
             "dataset", derived_from=str(mpath), source_manifest_hash=manifest_hash(df), registry=str(registry),
-            registry_hash=reg_hash, purpose=purpose, kept=len(kept), excluded=len(excl),
+            registry_hash=reg_hash, purpose=purpose, kept=len(kept), excluded=len(excl), unknown=len(unk),
             index=str(index) if index is not None else None, clip_min_cosine=min_clip if index is not None else None,
             note="image paths are absolute references into the source dataset", skipped=[],
             malformed_urls=res.problems.head(100).to_dict("records")))
-    return len(kept), len(excl)
+    return FilterCounts(len(kept), len(excl), len(unk))

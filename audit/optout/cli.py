@@ -93,36 +93,62 @@ def export_(file: Path, registry: Path = RegOpt, fmt: Optional[str] = typer.Opti
     typer.echo(f"wrote {n} entries to {file}")
 
 
+UseOpt = typer.Option("train", "--use", help="the use asked about: train | ai-input | search")
+
+
 @app.command()
 def signals(
     url: str = typer.Argument("/", help="URL to fetch live, or the URL the stored files belong to with --offline files"),
     headers: Optional[Path] = None, html: Optional[Path] = None, robots_txt: Optional[Path] = typer.Option(None, "--robots"),
     ai_txt: Optional[Path] = typer.Option(None, "--ai-txt"), tdmrep: Optional[Path] = None, image: Optional[Path] = None,
-    agent: str = "img2dataset", timeout: float = 10.0,
+    agent: str = typer.Option("img2dataset", help="the crawler's product token (robots.txt group, scoped directives)"),
+    use: str = UseOpt, timeout: float = 10.0,
     record: Optional[Path] = typer.Option(None, help="registry: record a reservation found as a url entry"),
 ) -> None:
-    """Read opt-out signals for a URL (live, or from stored headers/HTML/robots/ai.txt/tdmrep/image files)."""
-    from audit.optout import site
+    """Read opt-out signals for a URL (live, or from stored headers/HTML/robots/ai.txt/tdmrep/image files).
 
+    The answer is for one agent and one use: OPTED OUT, not opted out, or UNKNOWN with what could not be read."""
+    from audit.optout import site
+    from audit.optout.verdict import check_use
+
+    check_use(use)
     offline = any(x is not None for x in (headers, html, robots_txt, ai_txt, tdmrep, image))
     if offline:
         v = site.decide(site.offline_signals(url, headers=headers, html=html, robots_txt=robots_txt, ai_txt=ai_txt,
-                                             tdmrep_json=tdmrep, image=image), agent, url)
+                                             tdmrep_json=tdmrep, image=image, agent=agent), agent, url, use=use)
     else:
-        v = site.check_url(url, timeout=timeout, agent=agent)
+        v = site.check_url(url, timeout=timeout, agent=agent, use=use)
+    flags = {"disallow": "RESERVES", "allow": "allows", "unknown": "UNKNOWN", "none": "note"}
     for s in v.signals:
-        flag = "RESERVES" if s.restricts else "        "
-        typer.echo(f"{flag} {s.kind:26} {s.directive:40} scope={s.scope:18} agent={s.agent or '*':14} {s.evidence[:80]}")
+        flag = flags[s.state] if s.applies_to(agent) else "other-agent"
+        typer.echo(f"{flag:11} {s.kind:26} {s.directive[:60]:60} uses={','.join(s.uses):22} agent={s.agent or '*':14} "
+                   f"{s.evidence[:80]}")
     for p in v.problems:
         typer.echo(f"problem: {p}")
-    typer.echo(f"verdict for {agent}: {'OPTED OUT' if v.opted_out else 'no reservation'} — {v.reason}")
-    if record and v.opted_out and "://" in url:
-        from audit.optout.registry import Registry
+    headline = v.headline + (" (no reservation)" if v.status == "not opted out" else "")
+    typer.echo(f"verdict for {agent}, use {use}: {headline} — {v.reason}")
+    if record and "://" in url:
+        if not v.opted_out:
+            typer.echo(f"not recorded: the answer is {v.status}")
+            return
+        from audit.optout.base import SCOPE_FOR_USE
+        from audit.optout.registry import SCOPES, Registry
 
+        scope = v.scope if v.scope in SCOPES else SCOPE_FOR_USE[use]
         with Registry(record) as reg:
-            e, created = reg.add("url", url, scope=v.scope or "ai-training", source=f"signal:{v.binding[0].kind}",
-                                 evidence=v.reason[:500])
+            e, created = reg.add("url", url, scope=scope, source=f"signal:{v.binding[0].kind}", evidence=v.reason[:500])
         typer.echo(f"{'recorded' if created else 'already recorded'} as #{e.id}")
+
+
+@app.command()
+def crawlers() -> None:
+    """The crawler table (audit/optout/crawlers.json): purpose, operator and source of each user agent."""
+    from audit.optout.crawlers import crawlers as table
+    from audit.optout.crawlers import table_version
+
+    typer.echo(f"crawler table {table_version()}")
+    for c in table():
+        typer.echo(f"  {c.name:20} {c.purpose:13} {c.operator[:40]:40} {c.source}")
 
 
 @app.command()
@@ -136,14 +162,18 @@ def check(
     min_clip: float = typer.Option(
         config.CLIP_DUPLICATE_COSINE, help="with --index: CLIP cosine to an example image that counts as a copy"
     ),
+    use: str = UseOpt,
 ) -> None:
-    """Every manifest row an opt-out covers, with the rule and why."""
+    """Every manifest row an opt-out covers, with the rule and why; rows whose answer is unknown go to <out>.unknown.parquet."""
     from audit.optout.apply import run_check
 
-    res = run_check(manifest, registry, out, index=index, scan_images=scan_images, max_distance=max_distance, min_clip=min_clip)
+    res = run_check(manifest, registry, out, index=index, scan_images=scan_images, max_distance=max_distance, min_clip=min_clip,
+                    use=use)
+    unknown_file = out.with_name(out.stem + ".unknown.parquet")
     typer.echo(
         f"checked {res.rows_checked} rows: {res.counts.get('rows_covered', 0)} covered, "
-        f"{len(res.matches)} matches, {len(res.problems)} rows with malformed URLs -> {out}"
+        f"{res.counts.get('rows_unknown', 0)} unknown, "
+        f"{len(res.matches)} matches, {len(res.problems)} rows with malformed URLs -> {out}, {unknown_file}"
     )
     typer.echo("  " + json.dumps({k: v for k, v in res.counts.items() if k.startswith("rule_")}))
 
@@ -153,19 +183,26 @@ def filter_(
     manifest: Path,
     registry: Path = RegOpt,
     out: Path = typer.Option(..., help="clean dataset dir"),
-    purpose: str = typer.Option("ai-training", help="ai-training | tdm | search"),
+    purpose: str = typer.Option("ai-training", help="ai-training | tdm | search (or a use: train | ai-input | search)"),
+    use: Optional[str] = typer.Option(None, "--use", help="the use: train | ai-input | search (overrides --purpose)"),
     scan_images: bool = False,
     max_distance: int = 8,
     index: Optional[Path] = typer.Option(None, help="index dir: also exclude CLIP copies of registered example images"),
     min_clip: float = typer.Option(config.CLIP_DUPLICATE_COSINE, help="with --index: CLIP cosine that counts as a copy"),
 ) -> None:
-    """Write the compliant manifest and an exclusion list with reasons."""
+    """Write the compliant manifest, an exclusion list with reasons, and the rows whose answer is unknown (with why)."""
     from audit.optout.apply import filter_dataset
 
-    kept, excluded = filter_dataset(
+    if use is not None:
+        from audit.optout.verdict import check_use
+
+        purpose = check_use(use)
+    counts = filter_dataset(
         manifest, registry, out, purpose=purpose, scan_images=scan_images, max_distance=max_distance, index=index, min_clip=min_clip
     )
-    typer.echo(f"kept {kept}, excluded {excluded} -> {out}/manifest.parquet, {out}/excluded.parquet")
+    kept, excluded = counts
+    typer.echo(f"kept {kept}, excluded {excluded}, unknown {counts.unknown} -> {out}/manifest.parquet, "
+               f"{out}/excluded.parquet, {out}/unknown.parquet")
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """All signals for one URL — from a live fetch (urllib) or from stored headers/HTML/files — and the verdict.
 
-Conflicts are reported, not hidden: within TDMRep the W3C precedence (embedded > meta > header >
-file) picks the binding statement; across families the strictest reservation wins, and the verdict
-says which signal overrode which.
+What cannot be read is said, never taken as "no reservation": a response the HTTP client refuses (more
+header lines than http.client accepts, a header line over its 64 KiB cap), a body cut at the size cap, an
+HTTP error, or robots.txt unreachable (RFC 9309 §2.3.1.4) each add a Signal in state "unknown".
+robots.txt answering 4xx is "unavailable": no rules (§2.3.1.3). A missing tdmrep.json means the origin
+does not implement TDMRep (TDMRep §4.1). The verdict itself is in verdict.py.
 """
 
 from __future__ import annotations
@@ -17,57 +19,55 @@ from pathlib import Path
 from audit.errors import InputError
 from audit.optout import embedded, robots
 from audit.optout import signals as S
-from audit.optout.signals import Signal
+from audit.optout.base import USES, Signal, unreadable
+from audit.optout.verdict import DEFAULT_AGENT, DEFAULT_USE, Verdict, check_use, decide
 
-MAX_BODY_BYTES = 4 * 1024 * 1024
-DEFAULT_AGENT = "img2dataset"
+MAX_BODY_BYTES = 16 * 1024 * 1024
+RFC_UNREACHABLE = "RFC 9309 §2.3.1.4 (robots.txt unreachable: the crawler may not assume it is allowed)"
+
+__all__ = ["Verdict", "decide", "offline_signals", "fetch_signals", "check_url", "DEFAULT_AGENT", "MAX_BODY_BYTES"]
 
 
 @dataclass(frozen=True)
-class Verdict:
-    """Is use for AI training reserved for `agent`? With every signal considered and why."""
-
-    url: str
-    agent: str
-    opted_out: bool
-    scope: str | None
-    reason: str
-    signals: tuple[Signal, ...]
-    binding: tuple[Signal, ...]    # the restricting signals that apply
-    overridden: tuple[Signal, ...]  # signals set aside (TDMRep precedence, permissive signals beaten by stricter ones)
-    problems: tuple[str, ...] = ()
+class Response:
+    status: int                       # 0: no HTTP response could be read
+    headers: list[tuple[str, str]]
+    body: bytes
+    error: str | None
+    body_cut: bool = False
 
 
-def decide(sigs: tuple[Signal, ...], agent: str = DEFAULT_AGENT, url: str = "", problems: tuple[str, ...] = ()) -> Verdict:
-    applicable = [s for s in sigs if s.applies_to(agent)]
-    by_precedence: list[Signal] = []
-    tdm = [s for s in applicable if s.kind in S.TDMREP_PRECEDENCE and "invalid" not in s.directive]
-    if tdm:
-        top = max(S.TDMREP_PRECEDENCE[s.kind] for s in tdm)
-        for s in tdm:
-            if S.TDMREP_PRECEDENCE[s.kind] < top:
-                by_precedence.append(s)
-                applicable.remove(s)
-    restricting = [s for s in applicable if s.restricts]
-    # permissive statements about training-like uses conflict with a reservation; "search=yes" does not
-    permissive = [s for s in applicable if not s.restricts and "=" in s.directive and S.STRICTNESS.get(s.scope, 0) >= 3]
-    if not restricting:
-        reason = "no applicable reservation" + (
-            f" ({len(sigs) - len(applicable) - len(by_precedence)} signal(s) scoped to other agents)"
-            if len(sigs) > len(applicable) + len(by_precedence)
-            else ""
-        )
-        return Verdict(url, agent, False, None, reason, sigs, (), tuple(by_precedence), problems)
-    strictest = max(restricting, key=lambda s: S.STRICTNESS.get(s.scope, 0))
-    reason = f"{strictest.kind} '{strictest.directive}' reserves {strictest.scope}"
-    if permissive:
-        reason += "; conflicting signals, strictest wins over " + ", ".join(f"{p.kind} '{p.directive}'" for p in permissive)
-    if by_precedence:
-        reason += "; TDMRep precedence (embedded > meta > header > file) set aside " + ", ".join(
-            f"{s.kind} '{s.directive}'" for s in by_precedence
-        )
-    overridden = by_precedence + permissive
-    return Verdict(url, agent, True, strictest.scope, reason, sigs, tuple(restricting), tuple(overridden), problems)
+def _get(url: str, timeout: float, agent: str) -> Response:
+    req = urllib.request.Request(url, headers={"User-Agent": f"genaudit-optout (+{agent})"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - http(s) only, checked by caller
+            body = r.read(MAX_BODY_BYTES + 1)
+            return Response(r.status, list(r.headers.items()), body[:MAX_BODY_BYTES], None, len(body) > MAX_BODY_BYTES)
+    except urllib.error.HTTPError as exc:
+        return Response(exc.code, list(exc.headers.items()) if exc.headers else [], b"", f"{url}: HTTP {exc.code}")
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+        # HTTPException: 'got more than 100 headers', a header line over 65536 bytes, a body cut short (IncompleteRead)
+        why = getattr(exc, "reason", None) or exc or type(exc).__name__
+        return Response(0, [], b"", f"{url}: {type(exc).__name__}: {why}")
+
+
+def _sniff(ctype: str, body: bytes) -> str:
+    if ctype in ("text/html", "application/xhtml+xml") or ctype.startswith("image/"):
+        return ctype
+    if not ctype and body:
+        if embedded._sniff_mime(body[:16]):
+            return embedded._sniff_mime(body[:16]) or ""
+        if b"<html" in body[:4096].lower() or b"<!doctype html" in body[:4096].lower():
+            return "text/html"
+    return ctype
+
+
+def _body_signals(body: bytes, ctype: str, location: str) -> tuple[Signal, ...]:
+    if ctype in ("text/html", "application/xhtml+xml"):
+        return S.parse_html(body, location=location)
+    if ctype.startswith("image/") and body:
+        return embedded.image_signals(data=body, mime=ctype, location=location)
+    return ()
 
 
 def offline_signals(
@@ -79,43 +79,35 @@ def offline_signals(
     ai_txt: str | Path | None = None,
     tdmrep_json: str | Path | None = None,
     image: str | Path | None = None,
+    agent: str = DEFAULT_AGENT,
 ) -> tuple[Signal, ...]:
-    """Signals from stored files (the archived response of a crawl)."""
+    """Signals from stored files (the archived response of a crawl), for `agent`."""
     path = urllib.parse.urlsplit(url).path or "/"
+    out: list[Signal] = []
 
     def read(p: str | Path) -> bytes:
         p = Path(p)
         if not p.is_file():
             raise InputError(f"{p}: file not found")
         with open(p, "rb") as f:
-            return f.read(MAX_BODY_BYTES)
+            data = f.read(MAX_BODY_BYTES + 1)
+        if len(data) > MAX_BODY_BYTES:
+            out.append(unreadable("file", f"all of {p} (larger than {MAX_BODY_BYTES} bytes)", "", str(p)))
+        return data[:MAX_BODY_BYTES]
 
-    out: list[Signal] = []
     if headers:
         out += S.parse_headers(read(headers).decode("utf-8", errors="replace"), location=str(headers))
     if html:
         out += S.parse_html(read(html), location=str(html))
     if robots_txt:
-        out += robots.robots_signals(read(robots_txt), path, location=str(robots_txt))
+        out += robots.robots_signals(read(robots_txt), path, location=str(robots_txt), agent=agent)
     if ai_txt:
-        out += robots.ai_txt_signals(read(ai_txt), path, location=str(ai_txt))
+        out += robots.ai_txt_signals(read(ai_txt), path, location=str(ai_txt), agent=agent)
     if tdmrep_json:
         out += S.parse_tdmrep_json(read(tdmrep_json), path, location=str(tdmrep_json))
     if image:
         out += embedded.image_signals(image)
     return tuple(out)
-
-
-def _get(url: str, timeout: float, agent: str) -> tuple[int, list[tuple[str, str]], bytes, str | None]:
-    req = urllib.request.Request(url, headers={"User-Agent": f"genaudit-optout (+{agent})"})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - http(s) only, checked by caller
-            return r.status, list(r.headers.items()), r.read(MAX_BODY_BYTES), None
-    except urllib.error.HTTPError as exc:
-        return exc.code, list(exc.headers.items()) if exc.headers else [], b"", f"{url}: HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
-        # HTTPException: e.g. a hostile server sending > 100 headers, or a body cut short (IncompleteRead)
-        return 0, [], b"", f"{url}: {getattr(exc, 'reason', None) or exc or type(exc).__name__}"
 
 
 def fetch_signals(url: str, *, timeout: float = 10.0, agent: str = DEFAULT_AGENT) -> tuple[tuple[Signal, ...], tuple[str, ...]]:
@@ -128,28 +120,42 @@ def fetch_signals(url: str, *, timeout: float = 10.0, agent: str = DEFAULT_AGENT
     path = parts.path or "/"
     out: list[Signal] = []
     problems: list[str] = []
-    status, hdrs, body, err = _get(url, timeout, agent)
-    if err:
-        problems.append(err)
-    out += S.parse_headers(hdrs, location=url)
-    ctype = next((v for k, v in hdrs if k.lower() == "content-type"), "").split(";")[0].strip().lower()
-    if ctype in ("text/html", "application/xhtml+xml"):
-        out += S.parse_html(body, location=url)
-    elif ctype.startswith("image/") and body:
-        out += embedded.image_signals(data=body, mime=ctype, location=url)
-    for name, parse in (
-        ("/robots.txt", lambda b, loc: robots.robots_signals(b, path, location=loc)),
-        ("/ai.txt", lambda b, loc: robots.ai_txt_signals(b, path, location=loc)),
-        ("/.well-known/tdmrep.json", lambda b, loc: S.parse_tdmrep_json(b, path, location=loc)),
-    ):
-        st, _, b, e = _get(origin + name, timeout, agent)
-        if st == 200 and b:
-            out += parse(b, origin + name)
-        elif e and st not in (404, 410):
-            problems.append(e)
+    r = _get(url, timeout, agent)
+    if r.error:
+        problems.append(r.error)
+        out.append(unreadable("http-response", f"the response of {url} ({r.error.split(': ', 1)[-1]})", r.error, url,
+                              "every header line and the body must be read before answering"))
+    out += S.parse_headers(r.headers, location=url)
+    ctype = _sniff(next((v for k, v in r.headers if k.lower() == "content-type"), "").split(";")[0].strip().lower(), r.body)
+    out += _body_signals(r.body, ctype, url)
+    if r.body_cut:
+        out.append(unreadable("http-response", f"the whole body of {url} (larger than {MAX_BODY_BYTES} bytes)", "", url))
+    robots_url = origin + "/robots.txt"
+    rr = _get(robots_url, timeout, agent)
+    if rr.status == 200:
+        out += robots.robots_signals(rr.body, path, location=robots_url, agent=agent)
+    elif rr.status == 0 or rr.status >= 500:
+        problems.append(rr.error or f"{robots_url}: HTTP {rr.status}")
+        out.append(unreadable("robots.txt", f"robots.txt ({(rr.error or '').split(': ', 1)[-1] or rr.status})", "", robots_url,
+                              RFC_UNREACHABLE, "crawling", USES))
+    ai_url = origin + "/ai.txt"
+    ra = _get(ai_url, timeout, agent)
+    if ra.status == 200 and ra.body:
+        out += robots.ai_txt_signals(ra.body, path, location=ai_url, agent=agent)
+    elif ra.status == 0 or ra.status >= 500:
+        problems.append(ra.error or f"{ai_url}: HTTP {ra.status}")
+        out.append(unreadable("ai.txt", f"ai.txt ({(ra.error or '').split(': ', 1)[-1] or ra.status})", "", ai_url,
+                              robots.AI_TXT, "ai-training", ("train",)))
+    tdm_url = origin + "/.well-known/tdmrep.json"
+    rt = _get(tdm_url, timeout, agent)
+    if rt.status == 200 and rt.body:
+        out += S.parse_tdmrep_json(rt.body, path, location=tdm_url)
+    elif rt.error and rt.status not in (404, 410):
+        problems.append(rt.error + " (TDMRep §4.1: no tdmrep.json means the origin does not use the protocol)")
     return tuple(out), tuple(problems)
 
 
-def check_url(url: str, *, timeout: float = 10.0, agent: str = DEFAULT_AGENT) -> Verdict:
+def check_url(url: str, *, timeout: float = 10.0, agent: str = DEFAULT_AGENT, use: str = DEFAULT_USE) -> Verdict:
+    check_use(use)
     sigs, problems = fetch_signals(url, timeout=timeout, agent=agent)
-    return decide(sigs, agent, url, problems)
+    return decide(sigs, agent, url, problems, use=use)
