@@ -298,16 +298,16 @@ def test_dhash_check_splits_layout_alike_cards_but_keeps_real_copies() -> None:
 
     from audit.card import stats as S
     from audit.config import REFERENCE_DIR
-    from audit.index.hashes import image_hashes
+    from audit.perceptual import encode
 
     names = ["oc-recreation-games-cards-simple-simple-h-3.jpg", "oc-recreation-games-cards-bordered-bordered-s-3.jpg"]
     imgs = [Image.open(REFERENCE_DIR / "images" / n).convert("RGB") for n in names]
     buf = io.BytesIO()
     imgs[0].resize((imgs[0].width * 3 // 4, imgs[0].height * 3 // 4)).save(buf, "JPEG", quality=75)
     imgs.append(Image.open(buf).convert("RGB"))  # row 2: a re-encoded copy of row 0
-    hs = [image_hashes(i) for i in imgs]
-    ph = np.array([h["phash"] for h in hs], np.uint64)
-    dh = np.array([h["dhash"] for h in hs], np.uint64)
+    hs = [encode(i) for i in imgs]
+    ph = np.array([h.phash for h in hs], np.uint64)
+    dh = np.array([h.dhash for h in hs], np.uint64)
     clusters, _ = S.near_clusters(ph, np.ones(3, bool), 8)
     assert sorted(map(sorted, clusters)) == [[0, 1, 2]]  # pHash alone joins the two different cards
     confirmed, unsplit = S.confirm_clusters(clusters, ph, dh, np.ones(3, bool), 8)

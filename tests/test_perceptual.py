@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from PIL import ImageOps
 
+from audit import perceptual as P
 from audit.images import load_rgb
+from audit.provenance.fingerprint import Fingerprint, fingerprint
 
 REF = Path(__file__).resolve().parents[1] / "data" / "reference"
 #: image -> (pHash hex, dHash hex, pHash of the mirrored image, dHash of the mirrored image)
@@ -29,16 +31,28 @@ PINNED = {
 
 @pytest.mark.parametrize("rel", sorted(PINNED))
 def test_hashes_of_shipped_images_are_pinned(rel):
-    from audit.dataset.store import phash_hex
-    from audit.index.hashes import image_hashes
-    from audit.memorisation.evidence import phash_int
-    from audit.provenance.fingerprint import fingerprint
-
     ph, dh, ph_m, dh_m = PINNED[rel]
     img = load_rgb(REF / rel)
-    assert phash_hex(img) == ph  # manifest `phash` column, tombstones, opt-out registry
-    assert image_hashes(img) == {"phash": int(ph, 16), "dhash": int(dh, 16)}  # index hashes.parquet
-    assert image_hashes(ImageOps.mirror(img)) == {"phash": int(ph_m, 16), "dhash": int(dh_m, 16)}
-    assert phash_int(img) == int(ph, 16)  # memorisation evidence
-    fp = fingerprint(np.asarray(img))  # provenance store
-    assert (fp.phash, fp.dhash) == (int(ph, 16), int(dh, 16))
+    direct, mirrored = P.encode_with_mirror(img)
+    assert direct == P.encode(img) == P.PerceptualHash(int(ph, 16), int(dh, 16))  # index hashes.parquet
+    assert mirrored == P.encode(ImageOps.mirror(img)) == P.PerceptualHash(int(ph_m, 16), int(dh_m, 16))
+    assert P.phash_hex(img) == ph  # manifest `phash` column, tombstones, opt-out registry
+    assert P.phash(img) == int(ph, 16)  # memorisation evidence
+    assert fingerprint(np.asarray(img)) == Fingerprint(int(ph, 16), int(dh, 16))  # provenance store
+
+
+def test_hex_and_int64_forms_round_trip():
+    for value in (0, 1, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF, 0xA339_D4CE_8D25_336C):
+        text = P.to_hex(value)
+        assert len(text) == 16 and P.from_hex(text) == value and P.from_hex(text.upper()) == value
+        signed = P.to_int64(value)
+        assert -(2**63) <= signed < 2**63 and P.from_int64(signed) == value
+    assert P.to_int64(0xFFFF_FFFF_FFFF_FFFF) == -1 and P.to_int64(5) == 5
+    with pytest.raises(ValueError):
+        P.from_hex("not a hash")
+
+
+def test_distance_counts_differing_bits_of_64():
+    assert P.distance(0b1011, 0b0001) == 2 and P.distance(-1, 0) == 64 and P.distance(2**64 - 1, 0) == 64
+    a, b = (int(v[0], 16) for v in list(PINNED.values())[:2])
+    assert P.distance(a, b) == P.distance(b, a) == bin(a ^ b).count("1") > 0

@@ -320,11 +320,12 @@ def test_hash_image_applies_the_tombstone_rule_of_removal(tmp_path):
     """Executors call the same `Tombstones.reason` as `Tombstones.check` (ingest): sha256 first, then pHash."""
     from audit.images import load_rgb
     from audit.meta import sha256_file
-    from audit.removal.tombstones import Tombstones, phash_of
+    from audit.perceptual import phash
+    from audit.removal.tombstones import Tombstones
     from audit.scale.images import hash_image
 
     img = IMAGES / "astronaut.jpg"
-    ph = int(phash_of(load_rgb(img)), 16)
+    ph = phash(load_rgb(img))
     for t, why in ((Tombstones({sha256_file(img): 7}, ()), "sha256 erased under request #7"),
                    (Tombstones({}, ((ph ^ 0b111, 3), (ph ^ 0xFF00, 2))),
                     "perceptual hash within 3 bits of an image erased under request #3")):

@@ -19,6 +19,7 @@ from audit.atomic import atomic_dir
 from audit.errors import ArtefactError, InputError
 from audit.images import fit_within
 from audit.meta import META_NAME, make_meta, write_meta
+from audit.perceptual import phash_hex
 from audit.records import IMAGES_DIRNAME, MANIFEST_NAME, write_manifest
 
 #: Bump when stored images or captions would come out differently for the same inputs.
@@ -54,13 +55,6 @@ def check_out_dir(out: Path, src: Path | None = None) -> None:
         raise ArtefactError(
             f"{out} is a non-empty folder that is not a genaudit dataset", "choose an empty or new --out folder"
         )
-
-
-def phash_hex(img: Image.Image) -> str:
-    """64-bit perceptual hash (imagehash.phash) as 16 hex digits."""
-    import imagehash
-
-    return str(imagehash.phash(img))
 
 
 def encode_image(img: Image.Image, fmt: str, quality: int = 90) -> bytes:

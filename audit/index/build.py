@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit import perceptual
 from audit.atomic import atomic_dir, atomic_path
 from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
 from audit.index.denylist import DENYLIST_NAME
-from audit.index.hashes import image_hashes
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
 from audit.meta import META_NAME, make_meta, read_meta, write_meta
 from audit.progress import bar
@@ -100,8 +100,8 @@ def _embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.nd
             except ImageError as exc:
                 out["reason"][i] = exc.message
                 continue
-            h = image_hashes(img)
-            out["phash"][i], out["dhash"][i] = h["phash"], h["dhash"]
+            h = perceptual.encode(img)
+            out["phash"][i], out["dhash"][i] = h.phash, h.dhash
             imgs.append(img)
             rows.append(i)
         if imgs:

@@ -277,13 +277,12 @@ class Registry:
 
     def add_image(self, image: str | Path, *, artist: str | None = None, embedder: Any = None, **fields: Any) -> tuple[Entry, bool]:
         """Register an example image by its sha256, perceptual hash and (optionally) CLIP embedding only."""
-        import imagehash
-
         from audit.images import load_rgb
         from audit.meta import sha256_file
+        from audit.perceptual import phash_hex
 
         img = load_rgb(image)
-        ph = str(imagehash.phash(img))
+        ph = phash_hex(img)
         emb = model = None
         if embedder is not None:
             emb = embedder.embed_images([img], progress=False)[0]

@@ -1,6 +1,6 @@
 """Per-partition image work on Spark: hash img2dataset shards like `audit dataset ingest`, embed like `audit index build`.
 
-Each executor runs the single-machine functions (load_image, fit_within, encode_image, phash_hex, image_hashes,
+Each executor runs the single-machine functions (load_image, fit_within, encode_image, audit.perceptual's hashes,
 the project's CLIP embedder) on its rows; the model is loaded once per partition iterator, not per row.
 Like ingest, hashing refuses images under removal tombstones (`Tombstones.reason` on the broadcast tombstones,
 map-side) and marks exact duplicates of the source bytes (a window per sha256 keeps the row ingest would keep).
@@ -70,10 +70,11 @@ def hash_image(source: Path | bytes, max_side: int, image_format: str, tombstone
     """
     import hashlib
 
-    from audit.dataset.store import encode_image, phash_hex
+    from audit.dataset.store import encode_image
     from audit.errors import ImageError
     from audit.images import fit_within, load_image
     from audit.meta import sha256_bytes, sha256_file
+    from audit.perceptual import phash_hex
 
     source_sha = sha256_bytes(source) if isinstance(source, bytes) else sha256_file(source)
     if tombstones is not None and (why := tombstones.reason(source_sha)):
@@ -83,9 +84,7 @@ def hash_image(source: Path | bytes, max_side: int, image_format: str, tombstone
     except ImageError as exc:
         return {"error": exc.message.split(": ", 1)[-1]}
     if tombstones is not None and tombstones.phashes:
-        from audit.removal.tombstones import phash_of
-
-        if why := tombstones.reason(None, phash_of(img)):
+        if why := tombstones.reason(None, phash_hex(img)):
             return _erased(why)
     small = fit_within(img.convert("RGB"), max_side)
     return {"source_sha256": source_sha,
