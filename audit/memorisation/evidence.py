@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from audit import perceptual
+from audit.similarity import ssim
 
 #: Side (pixels) images are brought to for feature extraction and alignment.
 WORK_SIDE = 256
@@ -180,8 +181,6 @@ def _standardise_to(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.nd
 def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> AlignedScores:
     """Warp the query onto the candidate and measure how much of the pixels agree."""
     cv2 = _cv2()
-    from skimage.metrics import structural_similarity
-
     h, w = cand.gray.shape
     warped = cv2.warpAffine(query.rgb, alignment.matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     ones = np.full(query.gray.shape, 255, np.uint8)
@@ -199,8 +198,7 @@ def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> Ali
     g_q = cv2.resize(g_q, small, interpolation=cv2.INTER_AREA)
     g_c = cv2.resize(g_c, small, interpolation=cv2.INTER_AREA)
     m_small = cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
-    _, smap = structural_similarity(g_q, g_c, data_range=255, full=True, win_size=7)
-    ssim = float(smap[m_small].mean()) if m_small.any() else 0.0
+    overlap_ssim = ssim(g_q, g_c, data_range=255, mask=m_small)
     diff = (matched - ref) / 255.0
     diff[~mask] = 0.0
     worst = 0.0
@@ -212,7 +210,7 @@ def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> Ali
                 continue
             d = diff[ys:ye, xs:xe][tm]
             worst = max(worst, float(np.sqrt(np.mean(d * d))))
-    return AlignedScores(ssim, worst, overlap)
+    return AlignedScores(overlap_ssim, worst, overlap)
 
 
 @dataclass(frozen=True)
