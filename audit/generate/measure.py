@@ -2,7 +2,8 @@
 samples with those items' pixels, against the same protocol on non-duplicated items.
 
 Distances at the training resolution: RMS pixel distance in [0, 1] (0 = identical) and SSIM
-(1 = identical), best over the n samples of each caption, medians per group.
+(1 = identical), best over the n samples of each caption, medians per group. A copy here is the known-item
+definition owned by audit.memorisation.verdict (`KNOWN_ITEM_COPY_RMS`), not the scan's verdict.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from audit.errors import InputError
+from audit.memorisation.verdict import KNOWN_ITEM_COPY_RMS
 from audit.similarity import ssim
 
 
@@ -24,7 +26,7 @@ class GroupStats:
     duplication: float  # median factor
     rms_median: float
     ssim_median: float
-    copies: int  # items whose best sample has RMS < COPY_RMS
+    copies: int  # items whose best sample has RMS < KNOWN_ITEM_COPY_RMS
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,6 @@ class MemorisationReport:
         for g in (self.duplicated, self.control):
             out.append(f"{g.name:<11}{g.items:>6}{g.duplication:>6.0f}{g.rms_median:>9.3f}{g.ssim_median:>10.3f}{g.copies:>8}")
         return out
-
-
-COPY_RMS = 0.1
 
 
 def image_distances(sample: np.ndarray, original: np.ndarray) -> tuple[float, float]:
@@ -93,8 +92,7 @@ def measure_memorisation(
             rms.append(min(x[0] for x in d))
             ssims.append(max(x[1] for x in d))
         factors = [dup.get(k, 1) for k in keys]
-        return GroupStats(
-            name, len(keys), float(np.median(factors)), float(np.median(rms)), float(np.median(ssims)), int(sum(r < COPY_RMS for r in rms))
-        )
+        copies = int(sum(r < KNOWN_ITEM_COPY_RMS for r in rms))
+        return GroupStats(name, len(keys), float(np.median(factors)), float(np.median(rms)), float(np.median(ssims)), copies)
 
-    return MemorisationReport(group("duplicated", list(dup)), group("control", ctrl), n, COPY_RMS)
+    return MemorisationReport(group("duplicated", list(dup)), group("control", ctrl), n, KNOWN_ITEM_COPY_RMS)
