@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from audit.optout.signals import Signal, _clip
+from audit.provenance.context import make_context
 
 MAX_SCAN_BYTES = 8 * 1024 * 1024
 PLUS_NS = "http://ns.useplus.org/ldf/vocab/"
@@ -121,8 +122,7 @@ def parse_c2pa(data: bytes | BinaryIO, mime: str, location: str = "") -> tuple[S
         return ()
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
-        ctx = c2pa.Context.from_dict({"verify": {"remote_manifest_fetch": False}})
-        reader = c2pa.Reader.try_create(mime, stream, context=ctx)
+        reader = c2pa.Reader.try_create(mime, stream, context=make_context())
     except Exception as exc:  # noqa: BLE001 - c2pa raises its own error types for broken manifests
         return (Signal("c2pa", "unreadable C2PA manifest", "all-tdm", False, _clip(str(exc)), None, location),)
     if reader is None:
