@@ -115,7 +115,7 @@ def step_generate(ctx: DemoContext) -> list[str]:
     ctx.artefacts["generated"] = out
     return [
         "## Reference generator samples",
-        f"- model: `{config.GENERATOR_DIR}` (sha256 {res.model_hash[:12]}…), {res.count} images in {res.seconds:.1f}s → `{out}`",
+        f"- model: `{config.GENERATOR_DIR}` (sha256 {res.weights_sha256[:12]}…), {res.count} images in {res.seconds:.1f}s → `{out}`",
         *[f"- “{p}”" for p in GENERATOR_PROMPTS],
     ]
 

@@ -294,7 +294,7 @@ def _padded_world(root: Path, total: int, items: int, model: str) -> tuple[Path,
     write_manifest(pd.concat([real, pad], ignore_index=True), ds)
     df = read_manifest(ds)
     emb = load_embedder(model)
-    want = {"manifest_hash": manifest_hash(df), "model_fingerprint": emb.fingerprint, "factory_requested": None,
+    want = {"manifest_hash": manifest_hash(df), "weights_sha256": emb.weights_sha256, "factory_requested": None,
             "dataset_dir": str(ds.resolve())}
     ids = key_ids(df["key"])
     order = np.argsort(ids, kind="stable")

@@ -101,7 +101,7 @@ def test_training_lowers_loss_resumes_and_writes_model(tmp_path):
     from audit.embed import load_embedder
 
     emb = load_embedder(str(out))
-    assert emb.fingerprint == sha256_file(out / "model.pt")
+    assert emb.weights_sha256 == sha256_file(out / "model.pt")
     with pytest.raises(ArtefactError, match="train_state.pt"):
         train_tiny(TrainConfig(steps=20, **{**base, "seed": 1}))
 

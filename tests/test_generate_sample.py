@@ -47,11 +47,11 @@ def test_cli_sample_writes_pngs_parquet_and_meta(model_dir, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     df = pd.read_parquet(out / "samples.parquet")
     assert list(df[["seed", "index"]].itertuples(index=False, name=None)) == [(5, 0), (6, 1), (5, 0), (6, 1)]
-    assert set(df.columns) >= {"path", "prompt", "seed", "index", "model_hash", "steps", "guidance"}
+    assert set(df.columns) >= {"path", "prompt", "seed", "index", "weights_sha256", "steps", "guidance"}
     assert df["prompt"].tolist()[2] == "a blue square on a black background"
     assert all((out / p).is_file() for p in df["path"]) and (df["steps"] == 2).all()
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["kind"] == "samples" and meta["model_hash"] == df["model_hash"][0] and len(meta["model_hash"]) == 64
+    assert meta["kind"] == "samples" and meta["weights_sha256"] == df["weights_sha256"][0] and len(meta["weights_sha256"]) == 64
     # re-running into the same samples dir replaces it; a foreign non-empty dir is refused
     assert main(["generate", "sample", "--model", str(model_dir), "--prompt", PROMPT, "--n", "1", "--steps", "1",
                  "--out", str(out)]) == 0

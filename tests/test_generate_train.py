@@ -95,7 +95,7 @@ def test_resume_continues_from_saved_step_and_matches_uninterrupted(shapes_datas
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
     assert meta["steps"] == 4 and meta["kind"] == "generator" and straight.step == 4
     assert meta["training"]["duplication"] == {"k0000": 3}
-    assert meta["text_encoder"]["name"] == CLIP and len(meta["text_encoder"]["fingerprint"]) >= 12
+    assert meta["text_encoder"]["name"] == CLIP and len(meta["text_encoder"]["weights_sha256"]) >= 12
     assert meta["resolution"] == 32 and meta["loss_curve"] and "--duplicate k0000=3" in meta["training"]["train_command"]
     # a different duplication table is a different run: refuse to resume it
     with pytest.raises(Exception, match="different duplication"):

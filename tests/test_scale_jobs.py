@@ -146,7 +146,7 @@ def test_index_build_equals_single_machine(spark, dataset, tmp_path):
     meta = build_index_spark(spark, dataset, tmp_path / "spark", model=MODEL)
     assert meta["count"] == 8 and meta["engine"] == "spark"
     a, b = open_index(single), open_index(tmp_path / "spark")
-    assert a.meta["model_fingerprint"] == b.meta["model_fingerprint"] and a.meta["factory"] == b.meta["factory"]
+    assert a.meta["weights_sha256"] == b.meta["weights_sha256"] and a.meta["factory"] == b.meta["factory"]
     np.testing.assert_allclose(np.load(tmp_path / "spark" / "vectors.npy"), np.load(single / "vectors.npy"), atol=1e-5)
     for name in ("ids.parquet", "hashes.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "spark" / name), pd.read_parquet(single / name))

@@ -54,12 +54,12 @@ def train_model(dataset: Path, out: Path, *, duplicates: dict[str, int], exclude
 
 def arm_record(res, model_dir: Path) -> dict:
     """What a summary states about one trained arm (from its TrainResult and model meta.json)."""
-    from audit.meta import read_meta
+    from audit.meta import read_meta, weights_sha256
 
     mm = read_meta(model_dir)
     return {"train_steps": res.step, "train_seconds": round(res.seconds, 1),
             "excluded_keys": mm["training"]["excluded_keys"], "duplication": mm["training"]["duplication"],
-            "model_sha256": mm["model_sha256"], "train_command": mm["training"]["train_command"]}
+            "weights_sha256": weights_sha256(mm), "train_command": mm["training"]["train_command"]}
 
 
 def sample_and_scan(model: Path, prompts: list[str], work: Path, *, n: int, seed: int, sample_steps: int,

@@ -86,7 +86,7 @@ def sample_cmd(
         store=store,
         ca=ca,
     )
-    typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.model_hash[:12]})")
+    typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.weights_sha256[:12]})")
 
 
 @app.command("measure")

@@ -99,11 +99,11 @@ class TrainResult:
 _RESUME_KEYS = ("resolution", "seed", "batch", "lr", "preset", "caption_dropout", "ema_decay")
 
 
-def _identity(settings: TrainSettings, data_record: dict[str, Any], clip_fp: str) -> dict[str, Any]:
+def _identity(settings: TrainSettings, data_record: dict[str, Any], clip_sha256: str) -> dict[str, Any]:
     d = asdict(settings)
     return {**{k: d[k] for k in _RESUME_KEYS}, "manifest_hash": data_record["manifest_hash"],
             "duplication": data_record["duplication"], "excluded_keys": data_record["excluded_keys"],
-            "clip_fingerprint": clip_fp}
+            "clip_weights_sha256": clip_sha256}
 
 
 def _prepare_out(out: Path) -> None:
@@ -147,7 +147,7 @@ def train(settings: TrainSettings) -> TrainResult:
                               settings.exclude_keys)
     record = data.record()
     text = TextConditioner(settings.clip or default_clip(), device=settings.device)
-    identity = _identity(settings, record, text.fingerprint)
+    identity = _identity(settings, record, text.weights_sha256)
 
     state = store.load_train_state(out)
     if state is not None and state.get("identity") != identity:
@@ -170,23 +170,23 @@ def train(settings: TrainSettings) -> TrainResult:
         step, curve, resumed_from = int(state["step"]), list(state["loss_curve"]), int(state["step"])
     sched = training_scheduler(DEFAULT_SCHEDULE)
     n_t = sched.config.num_train_timesteps
-    model_hash = None
+    weights_sha256 = None
 
     def save(at_step: int) -> None:
-        nonlocal model_hash
+        nonlocal weights_sha256
         store.save_train_state({"step": at_step, "unet": unet.state_dict(), "ema": ema.state_dict(),
                                 "optimizer": opt.state_dict(), "loss_curve": curve, "identity": identity}, out)
-        model_hash = store.save_weights(ema.state_dict(), out)
+        weights_sha256 = store.save_weights(ema.state_dict(), out)
         store.write_generator_meta(out, make_meta(
             "generator", unet=cfg, preset=settings.preset, params=count_params(unet), schedule=DEFAULT_SCHEDULE,
             resolution=settings.resolution, seed=settings.seed, batch=settings.batch, lr=settings.lr,
             caption_dropout=settings.caption_dropout, ema_decay=settings.ema_decay, steps=at_step,
-            text_encoder={"name": text.name, "fingerprint": text.fingerprint, "context_length": text.context_length,
+            text_encoder={"name": text.name, "weights_sha256": text.weights_sha256, "context_length": text.context_length,
                           "text_width": text.text_width, "frozen": True,
                           "trained": "@random" not in text.name},
             training={**record, "datasets": [str(Path(d).resolve()) for d in settings.datasets],
                       "train_command": settings.command()},
-            loss_curve=curve, model_sha256=model_hash,
+            loss_curve=curve, weights_sha256=weights_sha256,
         ))
 
     target = settings.steps if settings.steps is not None else None

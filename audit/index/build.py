@@ -21,7 +21,7 @@ from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
 from audit.index.denylist import DENYLIST_NAME
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
-from audit.meta import META_NAME, make_meta, read_meta, write_meta
+from audit.meta import META_NAME, make_meta, read_meta, recorded, write_meta
 from audit.progress import bar
 from audit.records import MANIFEST_NAME, manifest_hash, read_manifest, resolve_paths
 
@@ -55,7 +55,7 @@ def resolve_source(source: str | Path, out: Path) -> tuple[Path, Path]:
 
 
 def _same_inputs(meta: dict[str, Any], want: dict[str, Any]) -> bool:
-    return all(meta.get(k) == v for k, v in want.items())
+    return all(recorded(meta, k) == v for k, v in want.items())  # recorded: indices written before a key rename
 
 
 def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
@@ -116,7 +116,7 @@ def work_dir(out: Path, want: dict[str, Any]) -> Path:
     """Where finished embedding chunks wait, so an interrupted build resumes (deleted after success)."""
     from audit.meta import sha256_strings
 
-    tag = sha256_strings([want["manifest_hash"], want["model_fingerprint"], want["dataset_dir"]])[:12]
+    tag = sha256_strings([want["manifest_hash"], want["weights_sha256"], want["dataset_dir"]])[:12]
     return out.parent / f".{out.name}.work-{tag}"
 
 
@@ -226,7 +226,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
     emb = load_embedder(model, device=device)
     want = {
         "manifest_hash": manifest_hash(df),
-        "model_fingerprint": emb.fingerprint,
+        "weights_sha256": emb.weights_sha256,
         "factory_requested": factory,
         "dataset_dir": str(dataset_dir.resolve()),
     }

@@ -16,7 +16,7 @@ from audit.images import load_rgb
 from audit.index.build import FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.denylist import read_denylist
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
-from audit.meta import read_meta
+from audit.meta import read_meta, weights_sha256
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,10 @@ class SearchIndex:
     # ---- model ----------------------------------------------------------------------------------
     def use_embedder(self, emb: Any) -> None:
         """Query with an already loaded model; it must be the one the index was built with."""
-        if emb.fingerprint != self.meta.get("model_fingerprint"):
+        if emb.weights_sha256 != weights_sha256(self.meta):
             raise IndexMismatchError(
                 f"index {self.dir} was built with model {self.meta.get('model')} "
-                f"({str(self.meta.get('model_fingerprint'))[:12]}), the query model is {emb.name} ({emb.fingerprint[:12]})",
+                f"({str(weights_sha256(self.meta))[:12]}), the query model is {emb.name} ({emb.weights_sha256[:12]})",
                 f"query with --model {self.meta.get('model')} or rebuild the index with the new model")
         self._embedder = emb
 

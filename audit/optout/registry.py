@@ -286,8 +286,8 @@ class Registry:
         emb = model = None
         if embedder is not None:
             emb = embedder.embed_images([img], progress=False)[0]
-            fp = getattr(embedder, "fingerprint", "") or ""
-            model = f"{embedder.name}#{fp[:16]}" if fp else embedder.name  # name + weights: see apply._same_model
+            weights = getattr(embedder, "weights_sha256", "") or ""
+            model = f"{embedder.name}#{weights[:16]}" if weights else embedder.name  # name + weights: see apply._same_model
         return self.add(
             "image",
             sha256_file(image),

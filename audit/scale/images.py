@@ -21,7 +21,7 @@ from audit.removal.tombstones import ENV_DB
 HASH_SCHEMA = ("key string, url string, caption string, original_path string, source_sha256 string, sha256 string, "
                "phash string, width long, height long, error string, skipped string")
 EMBED_SCHEMA = ("id long, key string, vector array<float>, phash long, dhash long, kept boolean, reason string, "
-                "fingerprint string")
+                "weights_sha256 string")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
@@ -224,7 +224,7 @@ def _embed_rows(emb, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"id": b["id"].to_numpy(), "key": b["key"].to_numpy(), "vector": list(part["vectors"]),
                          "phash": part["phash"].view(np.int64), "dhash": part["dhash"].view(np.int64),
                          "kept": part["kept"], "reason": part["reason"].astype(str),
-                         "fingerprint": emb.fingerprint})  # the driver checks every executor used the same weights
+                         "weights_sha256": emb.weights_sha256})  # the driver checks every executor used the same weights
 
 
 def embed_manifest(spark, dataset: str | Path, model: str | None, *, chunk: int = 256):
