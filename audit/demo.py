@@ -227,7 +227,7 @@ def step_card(ctx: DemoContext) -> list[str]:
     ctx.artefacts["card"] = out
     return [
         "## Dataset card",
-        f"- {card.rows} rows, {len(card.licences)} licence value(s), {card.authors_total} author value(s), "
+        f"- {card.rows} rows, {len(card.licenses)} licence value(s), {card.authors_total} author value(s), "
         f"{len(card.exact_duplicates)} exact / {len(card.near_duplicates)} near-duplicate cluster(s)",
         f"- card: `{out / 'card.html'}` (and card.json)",
     ]

@@ -14,7 +14,7 @@ from test_generate_fixtures import CLIP, model_dir, shapes_dataset  # noqa: F401
 from audit.cli import main
 from audit.errors import ArtefactError, InputError
 from audit.generate import load_pipeline
-from audit.generate.train import TrainSettings, train
+from audit.generate.train import GeneratorTrainSettings, train
 from audit.records import empty_manifest, write_manifest
 
 torch.set_num_threads(1)
@@ -87,7 +87,7 @@ def test_resolution_the_model_was_not_trained_at(model_dir, tmp_path, capsys):
                "--out", str(tmp_path / "s")])
     assert rc == 2 and "trained at 32 px, not 64 px" in _err(capsys)
     with pytest.raises(InputError, match="not supported"):
-        train(TrainSettings(datasets=("x",), out=str(tmp_path / "m"), steps=1, resolution=48))
+        train(GeneratorTrainSettings(datasets=("x",), out=str(tmp_path / "m"), steps=1, resolution=48))
 
 
 def test_train_bad_inputs(shapes_dataset, tmp_path, capsys):

@@ -11,14 +11,14 @@ from test_generate_fixtures import CLIP, shapes_dataset  # noqa: F401  (fixture)
 
 from audit.errors import InputError
 from audit.generate.data import build_training_set, parse_duplicates
-from audit.generate.train import TrainingError, TrainSettings, denoising_loss, train
+from audit.generate.train import GeneratorTrainSettings, TrainingError, denoising_loss, train
 
 torch.set_num_threads(1)
 
 
-def _settings(ds, out, **kw) -> TrainSettings:
+def _settings(ds, out, **kw) -> GeneratorTrainSettings:
     base = dict(datasets=(str(ds),), out=str(out), steps=4, batch=4, preset="tiny", clip=CLIP, save_every=2)
-    return TrainSettings(**{**base, **kw})
+    return GeneratorTrainSettings(**{**base, **kw})
 
 
 def test_loss_goes_down_on_a_fixed_batch(shapes_dataset):

@@ -6,10 +6,11 @@ import app_common
 import streamlit as st
 
 from audit.errors import AuditError
+from audit.index.search import hits_frame
 from audit.optout.lookup import (
+    LookupHit,
     default_registry_path,
     file_artist_optout,
-    hits_frame,
     lookup_artist,
     lookup_image,
 )
@@ -76,4 +77,4 @@ if not hits:
     st.stop()
 n_items = len({h.key for h in hits})
 st.subheader(f"{n_items} training item(s) found" + (f" · {len(hits)} matches" if len(hits) != n_items else ""))
-st.dataframe(hits_frame(hits), hide_index=True, width="stretch")
+st.dataframe(hits_frame(hits, LookupHit.COLUMNS), hide_index=True, width="stretch")

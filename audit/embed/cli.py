@@ -42,10 +42,10 @@ def train_tiny(
     device: str = typer.Option("cpu", help="torch device"),
 ) -> None:
     """Contrastively train the tiny CLIP on captioned datasets; resumes from OUT's last checkpoint."""
-    from audit.embed.train import TrainConfig
+    from audit.embed.train import ClipTrainSettings
     from audit.embed.train import train_tiny as run
 
-    cfg = TrainConfig(
+    cfg = ClipTrainSettings(
         datasets=tuple(dataset),
         out=out,
         minutes=minutes,

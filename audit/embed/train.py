@@ -37,7 +37,9 @@ _SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LE
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class ClipTrainSettings:
+    """What `audit embed train-tiny` trains: the tiny in-project CLIP (contrastive, on captioned datasets)."""
+
     datasets: tuple[Path, ...]
     out: Path
     minutes: float | None = None
@@ -57,7 +59,9 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class ClipTrainResult:
+    """A tiny-CLIP run: steps, time, why it stopped, and held-out retrieval against the random-init baseline."""
+
     out: Path
     steps: int
     elapsed_s: float
@@ -84,7 +88,7 @@ def swap_left_right(caption: str) -> str:
     return _LR_RE.sub(lambda m: _SWAP[m.group(0)], caption)
 
 
-def _run_key(cfg: TrainConfig, sets: list[CaptionedSet]) -> str:
+def _run_key(cfg: ClipTrainSettings, sets: list[CaptionedSet]) -> str:
     """What a resumable state must agree on: architecture, seed, batch, lr and the training data."""
     parts = [cfg.arch, str(cfg.seed), str(cfg.batch), repr(cfg.lr), str(cfg.weight_decay)] + [s.manifest_hash for s in sets]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -141,7 +145,7 @@ def _param_groups(model, weight_decay: float):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+def _lr_at(cfg: ClipTrainSettings, step: int, progress: float) -> float:
     warm = min(1.0, max((step + 1) / max(1, cfg.warmup), progress / 0.05))  # warm-up ends by 5 % of the budget
     return cfg.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
@@ -199,7 +203,7 @@ def _log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def train_tiny(cfg: TrainConfig) -> TrainResult:
+def train_tiny(cfg: ClipTrainSettings) -> ClipTrainResult:
     """Train (or resume) the tiny CLIP on the datasets' train splits; write model.pt + meta.json to cfg.out."""
     import torch
 
@@ -233,7 +237,7 @@ def train_tiny(cfg: TrainConfig) -> TrainResult:
         tr = meta.get("training", {})
         if tr.get("run_key") == run_key and tr.get("steps") == state["step"]:
             _log(f"already trained to step {state['step']}; nothing to do")
-            return TrainResult(out, state["step"], state["elapsed"], "already finished", tr.get("final_loss"),
+            return ClipTrainResult(out, state["step"], state["elapsed"], "already finished", tr.get("final_loss"),
                                meta.get("heldout", {}), meta.get("baseline_random_init", {}))
 
     # Decode every training image once (cached per dataset), slightly larger than the model input for crops.
@@ -351,4 +355,4 @@ def train_tiny(cfg: TrainConfig) -> TrainResult:
         ],
     }
     write_meta(out, {**base_meta, "training": training, "heldout": heldout, "baseline_random_init": baseline})
-    return TrainResult(out, step, elapsed, stopped, final_loss, heldout, baseline)
+    return ClipTrainResult(out, step, elapsed, stopped, final_loss, heldout, baseline)

@@ -30,9 +30,9 @@ def train_cmd(
 ) -> None:
     """Train on a manifest; per-item duplication and author exclusions are recorded in meta.json."""
     from audit.generate.data import parse_duplicates
-    from audit.generate.train import TrainSettings, train
+    from audit.generate.train import GeneratorTrainSettings, train
 
-    res = train(TrainSettings(
+    res = train(GeneratorTrainSettings(
         datasets=tuple(str(d) for d in dataset), out=str(out), duplicates=parse_duplicates(duplicate),
         exclude_authors=tuple(exclude_author), exclude_keys=tuple(exclude_key), steps=steps, minutes=minutes,
         resolution=resolution, seed=seed,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,9 +39,11 @@ class SearchHit:
         return asdict(self)
 
 
-def hits_frame(hits: Iterable[SearchHit]) -> pd.DataFrame:
-    cols = list(SearchHit.__dataclass_fields__)
-    return pd.DataFrame([h.as_dict() for h in hits], columns=cols)
+def hits_frame(hits: Iterable[Any], columns: Sequence[str] = tuple(SearchHit.__dataclass_fields__)) -> pd.DataFrame:
+    """One row per hit, `columns` in order (also with no hits): search hits by default; opt-out lookups pass
+    `LookupHit.COLUMNS`."""
+    cols = list(columns)
+    return pd.DataFrame([{c: getattr(h, c) for c in cols} for h in hits], columns=cols)
 
 
 def _opt(v: Any) -> str | None:
