@@ -115,7 +115,7 @@ def step_generate(ctx: DemoContext) -> list[str]:
     ctx.artefacts["generated"] = out
     return [
         "## Reference generator samples",
-        f"- model: `{config.GENERATOR_DIR}` (sha256 {res.model_hash[:12]}…), {res.count} images in {res.seconds:.1f}s → `{out}`",
+        f"- model: `{config.GENERATOR_DIR}` (sha256 {res.weights_sha256[:12]}…), {res.count} images in {res.seconds:.1f}s → `{out}`",
         *[f"- “{p}”" for p in GENERATOR_PROMPTS],
     ]
 
@@ -228,7 +228,7 @@ def step_card(ctx: DemoContext) -> list[str]:
     ctx.artefacts["card"] = out
     return [
         "## Dataset card",
-        f"- {card.rows} rows, {len(card.licences)} licence value(s), {card.authors_total} author value(s), "
+        f"- {card.rows} rows, {len(card.licenses)} licence value(s), {card.authors_total} author value(s), "
         f"{len(card.exact_duplicates)} exact / {len(card.near_duplicates)} near-duplicate cluster(s)",
         f"- card: `{out / 'card.html'}` (and card.json)",
     ]

@@ -9,7 +9,7 @@ import sys
 import time
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from audit import __version__
 from audit.atomic import write_json
@@ -20,6 +20,34 @@ _TRACKED_PACKAGES = (
     "torch", "open_clip_torch", "faiss-cpu", "imagehash", "pandas", "pyarrow", "numpy",
     "pillow", "diffusers", "c2pa-python", "streamlit",
 )
+
+
+#: The one name of a model's weights hash in every meta.json (and in the generator's text_encoder block).
+WEIGHTS_SHA256 = "weights_sha256"
+#: The hash of a dataset build's inputs (its idempotency key).
+INPUTS_SHA256 = "inputs_sha256"
+#: Names older artefacts used for today's keys. Read, never written. Weights hash: index model_fingerprint,
+#: generator model_sha256, its text encoder's fingerprint, samples and removal checks model_hash, Content
+#: Credentials checkpoint_sha256.
+OLD_KEYS: dict[str, tuple[str, ...]] = {
+    WEIGHTS_SHA256: ("model_fingerprint", "model_sha256", "model_hash", "checkpoint_sha256", "fingerprint"),
+    INPUTS_SHA256: ("input_fingerprint",),
+}
+
+
+def recorded(meta: Mapping[str, Any], key: str) -> Any:
+    """meta[key], else its value under an older name of the key (None when absent): shipped checkpoints and
+    users' existing datasets, indices, generators and samples keep loading after a rename."""
+    for name in (key, *OLD_KEYS.get(key, ())):
+        if meta.get(name) not in (None, ""):
+            return meta[name]
+    return None
+
+
+def weights_sha256(meta: Mapping[str, Any]) -> str | None:
+    """The weights hash a meta.json body (or a generator's text_encoder block) records."""
+    value = recorded(meta, WEIGHTS_SHA256)
+    return None if value is None else str(value)
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -182,7 +182,7 @@ def synthetic_index(root: Path, n: int, t: int) -> Path:
     for lo in range(0, n, 20000):
         v = rng.standard_normal((min(20000, n - lo), emb.dim)).astype(np.float32)
         raw[lo:lo + len(v)] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    want = {"manifest_hash": manifest_hash(df), "model_fingerprint": emb.fingerprint, "factory_requested": "Flat",
+    want = {"manifest_hash": manifest_hash(df), "weights_sha256": emb.weights_sha256, "factory_requested": "Flat",
             "dataset_dir": str(ds.resolve())}
     finish_index_dir(tmp, df, ids, raw, np.ones(n, bool), h, h ^ np.uint64(0xFFFF), [], emb, want,
                      out / "denylist.parquet", "synthetic")

@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     from audit.config import PHASH_NEAR_DUPLICATE
-    from audit.memorisation.evidence import hamming, phash_int
+    from audit.perceptual import distance, phash
     from audit.progress import track
     from audit.provenance.ca import init_ca
     from audit.provenance.recover import recover_image
@@ -152,11 +152,11 @@ def main() -> None:
             psnrs.setdefault(kind, []).append(r.psnr)
             readback.append(stamper._store.get(r.wm_id).readback_errors)
     stamp_s = (time.perf_counter() - t0) / len(sources)
-    stamped_hashes = [phash_int(img) for _, _, img in sources]
+    stamped_hashes = [phash(img) for _, _, img in sources]
 
     def same_picture(img: Image.Image) -> bool:
-        h = phash_int(img)
-        return any(hamming(h, s) <= PHASH_NEAR_DUPLICATE for s in stamped_hashes)
+        h = phash(img)
+        return any(distance(h, s) <= PHASH_NEAR_DUPLICATE for s in stamped_hashes)
 
     rest = [f for f in files if f not in set(chosen)]
     random.shuffle(rest)

@@ -54,7 +54,7 @@ def main() -> None:
     for res in (32, 64):
         unet = build_unet(unet_config("small", res, text.text_width)).eval()
         pipe = GeneratorPipeline(unet=unet, text=text, schedule=DEFAULT_SCHEDULE, resolution=res, meta={},
-                                 model_hash="", model_dir=Path("."))
+                                 weights_sha256="", model_dir=Path("."))
         prompts = ["a red circle on a white background"] * args.images
         s = _median_time(lambda: pipe(prompts, seed=0, steps=25, guidance=3.0, batch_size=args.images), args.repeats)  # noqa: B023 (timed within this iteration)
         rows.append((f"sample {res} px, 25 DDIM steps, CFG, batch {args.images}", args.images / s, "img/s", s / base))

@@ -183,7 +183,7 @@ def locate_at_scale(total: int, model: str, runs: int, fresh_runs: int = 5) -> N
 
     from audit import config
     from audit.dataset.synthetic import build_synthetic
-    from audit.index.hashes import image_hashes
+    from audit.perceptual import phash
     from audit.removal import find_hits
 
     root = Path(tempfile.mkdtemp(prefix="removal_locate_bench."))
@@ -233,7 +233,7 @@ def locate_at_scale(total: int, model: str, runs: int, fresh_runs: int = 5) -> N
             s = vecs @ q
             top = np.argpartition(-s, 10)[:10]
             top = top[np.argsort(-s[top])]
-            ph = np.uint64(image_hashes(img)["phash"])
+            ph = np.uint64(phash(img))
             dist = np.bitwise_count(np.bitwise_xor(codes, ph))
             near = np.flatnonzero(dist <= config.PHASH_NEAR_DUPLICATE)
             brute.append(time.perf_counter() - t)
@@ -294,7 +294,7 @@ def _padded_world(root: Path, total: int, items: int, model: str) -> tuple[Path,
     write_manifest(pd.concat([real, pad], ignore_index=True), ds)
     df = read_manifest(ds)
     emb = load_embedder(model)
-    want = {"manifest_hash": manifest_hash(df), "model_fingerprint": emb.fingerprint, "factory_requested": None,
+    want = {"manifest_hash": manifest_hash(df), "weights_sha256": emb.weights_sha256, "factory_requested": None,
             "dataset_dir": str(ds.resolve())}
     ids = key_ids(df["key"])
     order = np.argsort(ids, kind="stable")

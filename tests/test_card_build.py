@@ -81,7 +81,7 @@ def test_counts_unknowns_duplicates(world):
     card = build_card(world["ds"])
     assert card.rows == len(FILES) + 3 and card.input_kind == "manifest" and card.concepts is None
     assert card.unknown["author"] == 2 and card.unknown["license"] == 2 and card.unknown["caption"] == 1
-    lic = dict(card.licences)
+    lic = dict(card.licenses)
     assert lic["(unknown)"] == 2 and lic["CC-BY-4.0"] == 1 and sum(lic.values()) == card.rows
     assert dict(card.authors_top)["(unknown)"] == 2
     assert dict(card.sources)["web:copy"] == 2 and dict(card.sources)["(unknown)"] == 1
@@ -138,7 +138,7 @@ def test_compare_zero_rows_and_mismatch(world, tmp_path):
     write_manifest(pd.concat([df, extra]), old_ds)
     cmp = compare_cards(build_card(old_ds), build_card(world["ds"]))
     assert (cmp.added, cmp.removed) == (2, 1) and cmp.added_keys == ["lemon_copy", "sail_small"]
-    deltas = {v: d for v, _, _, d in cmp.licence_deltas}
+    deltas = {v: d for v, _, _, d in cmp.license_deltas}
     assert deltas["CC-BY-4.0"] == 1 and deltas["GPL-2+"] == -1 and deltas["(unknown)"] == 1
     assert {v: d for v, _, _, d in cmp.author_deltas}["Old Author"] == -1
     assert "2</b> rows added" in render_html(cmp.new, cmp)
@@ -269,7 +269,7 @@ def test_cli_unknowns_zero_rows_mismatch_and_filter_comparison(world, tmp_path, 
     cmp = data["comparison"]
     assert (cmp["added"], cmp["removed"], cmp["removed_keys"]) == (0, 2, ["astronaut", "oc_lemon"])
     assert data["card"]["optout"]["rows_covered"] == 0 and data["compared_with"]["optout"]["rows_covered"] == 2
-    assert data["card"]["unknown"]["license"] == 2 and dict(data["card"]["licences"])["(unknown)"] == 2
+    assert data["card"]["unknown"]["license"] == 2 and dict(data["card"]["licenses"])["(unknown)"] == 2
     html = (out / "card.html").read_text(encoding="utf-8")
     assert "<td>opted-out rows</td><td>2</td><td>0</td><td>-2</td>" in html and "(unknown)" in html
 
@@ -298,16 +298,16 @@ def test_dhash_check_splits_layout_alike_cards_but_keeps_real_copies() -> None:
 
     from audit.card import stats as S
     from audit.config import REFERENCE_DIR
-    from audit.index.hashes import image_hashes
+    from audit.perceptual import encode
 
     names = ["oc-recreation-games-cards-simple-simple-h-3.jpg", "oc-recreation-games-cards-bordered-bordered-s-3.jpg"]
     imgs = [Image.open(REFERENCE_DIR / "images" / n).convert("RGB") for n in names]
     buf = io.BytesIO()
     imgs[0].resize((imgs[0].width * 3 // 4, imgs[0].height * 3 // 4)).save(buf, "JPEG", quality=75)
     imgs.append(Image.open(buf).convert("RGB"))  # row 2: a re-encoded copy of row 0
-    hs = [image_hashes(i) for i in imgs]
-    ph = np.array([h["phash"] for h in hs], np.uint64)
-    dh = np.array([h["dhash"] for h in hs], np.uint64)
+    hs = [encode(i) for i in imgs]
+    ph = np.array([h.phash for h in hs], np.uint64)
+    dh = np.array([h.dhash for h in hs], np.uint64)
     clusters, _ = S.near_clusters(ph, np.ones(3, bool), 8)
     assert sorted(map(sorted, clusters)) == [[0, 1, 2]]  # pHash alone joins the two different cards
     confirmed, unsplit = S.confirm_clusters(clusters, ph, dh, np.ones(3, bool), 8)

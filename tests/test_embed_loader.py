@@ -48,7 +48,7 @@ def test_random_is_deterministic_and_seed_dependent(emb):
     a, b, c = emb.embed_texts(texts), again.embed_texts(texts), other.embed_texts(texts)
     assert np.array_equal(a, b)
     assert not np.allclose(a, c)
-    assert emb.fingerprint == again.fingerprint != other.fingerprint
+    assert emb.weights_sha256 == again.weights_sha256 != other.weights_sha256
     assert emb.name == RANDOM
 
 
@@ -96,7 +96,7 @@ def test_fp16_checkpoint_round_trip(emb, tmp_path):
     by_dir = load_embedder(str(tmp_path))
     by_file = load_embedder(str(tmp_path / "model.pt"))
     assert next(by_dir.model.parameters()).dtype == torch.float32
-    assert by_dir.fingerprint == by_file.fingerprint and len(by_dir.fingerprint) == 64
+    assert by_dir.weights_sha256 == by_file.weights_sha256 and len(by_dir.weights_sha256) == 64
     texts = ["a green triangle", "a photo of a tree"]
     np.testing.assert_allclose(by_dir.embed_texts(texts), emb.embed_texts(texts), atol=2e-2)
     np.testing.assert_allclose(by_dir.embed_texts(texts), by_file.embed_texts(texts), atol=0)

@@ -15,7 +15,7 @@ torch.set_num_threads(1)
 
 from audit.embed.evaluate import retrieval_scores  # noqa: E402
 from audit.embed.pairs import is_heldout, load_captioned  # noqa: E402
-from audit.embed.train import TrainConfig, swap_left_right, train_tiny  # noqa: E402
+from audit.embed.train import ClipTrainSettings, swap_left_right, train_tiny  # noqa: E402
 from audit.errors import ArtefactError  # noqa: E402
 from audit.meta import sha256_file  # noqa: E402
 from audit.records import write_manifest  # noqa: E402
@@ -80,12 +80,12 @@ def test_training_lowers_loss_resumes_and_writes_model(tmp_path):
     assert len(load_captioned(data, "train")) + len(load_captioned(data, "heldout")) == 60
     out = tmp_path / "model"
     base = dict(datasets=(data,), out=out, seed=0, batch=16, lr=2e-3, warmup=2, curve_every=5, checkpoint_seconds=0)
-    first = train_tiny(TrainConfig(steps=10, **base))
+    first = train_tiny(ClipTrainSettings(steps=10, **base))
     assert first.steps == 10
     state = torch.load(out / "train_state.pt", weights_only=True)
     assert state["step"] == 10
 
-    second = train_tiny(TrainConfig(steps=20, **base))
+    second = train_tiny(ClipTrainSettings(steps=20, **base))
     meta = json.loads((out / "meta.json").read_text())
     curve = meta["training"]["loss_curve"]
     assert [c[0] for c in curve] == [5, 10, 15, 20]  # continued from step 10, not restarted
@@ -95,15 +95,15 @@ def test_training_lowers_loss_resumes_and_writes_model(tmp_path):
     assert set(meta["heldout"]) == {"shapes"} and "R@1" in meta["heldout"]["shapes"]["text_to_image"]
     assert (out / "model.pt").stat().st_size < 10_000_000
 
-    again = train_tiny(TrainConfig(steps=20, **base))  # finished: no-op
+    again = train_tiny(ClipTrainSettings(steps=20, **base))  # finished: no-op
     assert again.stopped_reason == "already finished"
 
     from audit.embed import load_embedder
 
     emb = load_embedder(str(out))
-    assert emb.fingerprint == sha256_file(out / "model.pt")
+    assert emb.weights_sha256 == sha256_file(out / "model.pt")
     with pytest.raises(ArtefactError, match="train_state.pt"):
-        train_tiny(TrainConfig(steps=20, **{**base, "seed": 1}))
+        train_tiny(ClipTrainSettings(steps=20, **{**base, "seed": 1}))
 
 
 def test_cli_eval_prints_recalls(tmp_path, capsys):

@@ -57,8 +57,8 @@ def shapes_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def model_dir(shapes_dataset, tmp_path_factory) -> Path:
     """A real (tiny, 2-step) generator dir trained on shapes_dataset."""
-    from audit.generate.train import TrainSettings, train
+    from audit.generate.train import GeneratorTrainSettings, train
 
     out = tmp_path_factory.mktemp("gen_model") / "m"
-    train(TrainSettings(datasets=(str(shapes_dataset),), out=str(out), steps=2, batch=4, preset="tiny", clip=CLIP))
+    train(GeneratorTrainSettings(datasets=(str(shapes_dataset),), out=str(out), steps=2, batch=4, preset="tiny", clip=CLIP))
     return out

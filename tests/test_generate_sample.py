@@ -14,7 +14,7 @@ from test_generate_fixtures import CLIP, model_dir, shapes_dataset  # noqa: F401
 from audit.cli import main
 from audit.errors import ArtefactError, InputError
 from audit.generate import load_pipeline
-from audit.generate.train import TrainSettings, train
+from audit.generate.train import GeneratorTrainSettings, train
 from audit.records import empty_manifest, write_manifest
 
 torch.set_num_threads(1)
@@ -47,11 +47,11 @@ def test_cli_sample_writes_pngs_parquet_and_meta(model_dir, tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     df = pd.read_parquet(out / "samples.parquet")
     assert list(df[["seed", "index"]].itertuples(index=False, name=None)) == [(5, 0), (6, 1), (5, 0), (6, 1)]
-    assert set(df.columns) >= {"path", "prompt", "seed", "index", "model_hash", "steps", "guidance"}
+    assert set(df.columns) >= {"path", "prompt", "seed", "index", "weights_sha256", "steps", "guidance"}
     assert df["prompt"].tolist()[2] == "a blue square on a black background"
     assert all((out / p).is_file() for p in df["path"]) and (df["steps"] == 2).all()
     meta = json.loads((out / "meta.json").read_text())
-    assert meta["kind"] == "samples" and meta["model_hash"] == df["model_hash"][0] and len(meta["model_hash"]) == 64
+    assert meta["kind"] == "samples" and meta["weights_sha256"] == df["weights_sha256"][0] and len(meta["weights_sha256"]) == 64
     # re-running into the same samples dir replaces it; a foreign non-empty dir is refused
     assert main(["generate", "sample", "--generator", str(model_dir), "--prompt", PROMPT, "--n", "1", "--steps", "1",
                  "--out", str(out)]) == 0
@@ -87,7 +87,7 @@ def test_resolution_the_model_was_not_trained_at(model_dir, tmp_path, capsys):
                "--out", str(tmp_path / "s")])
     assert rc == 2 and "trained at 32 px, not 64 px" in _err(capsys)
     with pytest.raises(InputError, match="not supported"):
-        train(TrainSettings(datasets=("x",), out=str(tmp_path / "m"), steps=1, resolution=48))
+        train(GeneratorTrainSettings(datasets=("x",), out=str(tmp_path / "m"), steps=1, resolution=48))
 
 
 def test_train_bad_inputs(shapes_dataset, tmp_path, capsys):

@@ -11,14 +11,14 @@ from test_generate_fixtures import CLIP, shapes_dataset  # noqa: F401  (fixture)
 
 from audit.errors import InputError
 from audit.generate.data import build_training_set, parse_duplicates
-from audit.generate.train import TrainingError, TrainSettings, denoising_loss, train
+from audit.generate.train import GeneratorTrainSettings, TrainingError, denoising_loss, train
 
 torch.set_num_threads(1)
 
 
-def _settings(ds, out, **kw) -> TrainSettings:
+def _settings(ds, out, **kw) -> GeneratorTrainSettings:
     base = dict(datasets=(str(ds),), out=str(out), steps=4, batch=4, preset="tiny", clip=CLIP, save_every=2)
-    return TrainSettings(**{**base, **kw})
+    return GeneratorTrainSettings(**{**base, **kw})
 
 
 def test_loss_goes_down_on_a_fixed_batch(shapes_dataset):
@@ -95,7 +95,7 @@ def test_resume_continues_from_saved_step_and_matches_uninterrupted(shapes_datas
     meta = json.loads((tmp_path / "a" / "meta.json").read_text())
     assert meta["steps"] == 4 and meta["kind"] == "generator" and straight.step == 4
     assert meta["training"]["duplication"] == {"k0000": 3}
-    assert meta["text_encoder"]["name"] == CLIP and len(meta["text_encoder"]["fingerprint"]) >= 12
+    assert meta["text_encoder"]["name"] == CLIP and len(meta["text_encoder"]["weights_sha256"]) >= 12
     assert meta["resolution"] == 32 and meta["loss_curve"] and "--duplicate k0000=3" in meta["training"]["train_command"]
     # a different duplication table is a different run: refuse to resume it
     with pytest.raises(Exception, match="different duplication"):

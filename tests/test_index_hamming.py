@@ -143,6 +143,5 @@ def test_plan_goes_subquadratic_for_large_n():
 
 
 def test_scalar_helpers():
-    assert H.hamming(0b1011, 0b0001) == 2 and H.hamming(-1, 0) == 64 and H.hamming(2**64 - 1, 0) == 64
     x = np.uint64(0x0123_4567_89AB_CDEF)
     assert int(H.hash_distance(x, H.mirror_hash(x))) == 32 and int(H.hash_distance(x, H.mirror_hash(x), True)) == 0

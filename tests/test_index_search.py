@@ -41,7 +41,7 @@ def test_layout_and_meta(built, idx):
     n_images = len([p for p in IMAGES.iterdir() if p.suffix in (".png", ".jpg")])
     m = idx.meta
     assert m["kind"] == "index" and m["count"] == n_images == idx.count
-    assert m["model"] == MODEL and len(m["model_fingerprint"]) >= 16
+    assert m["model"] == MODEL and len(m["weights_sha256"]) >= 16
     assert m["factory"] == "IDMap2,Flat" and m["exact"] is True
     assert Path(m["dataset_dir"]).name == "index_dataset" and m["manifest_hash"]
     assert idx.mmapped

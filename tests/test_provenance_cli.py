@@ -45,7 +45,7 @@ def test_cli_init_stamp_verify_json(tmp_path, capsys):
     action = r0["history"][0]["actions"][0]
     assert action["parameters"] == {"prompt": "a cat", "seed": 3}
     assert r0["audit"]["generator"]["name"] == "tiny-diffusion"
-    assert len(r0["audit"]["generator"]["checkpoint_sha256"]) == 64  # hashed from model.safetensors
+    assert len(r0["audit"]["generator"]["weights_sha256"]) == 64  # hashed from model.safetensors
     assert r0["audit"]["training_manifest_sha256"] == "f" * 64
     assert r0["training_mining"]["entries"]["c2pa.ai_training"]["use"] == "allowed"
 

@@ -22,7 +22,7 @@ def test_sample_stamp_records_prompt_seed_generator(tmp_path, capsys):
     assert v.state == "Trusted"
     action = v.history[0]["actions"][0]
     assert action["parameters"] == {"prompt": "a red fox", "seed": 3}
-    assert v.audit["generator"]["checkpoint_sha256"]
+    assert v.audit["generator"]["weights_sha256"]
 
 
 def test_sample_durable_upscales_small_samples_records_it_and_recovers(tmp_path, capsys):

@@ -60,7 +60,7 @@ def tamper_one_pixel(data: bytes) -> bytes:
 
 def test_stamped_image_is_trusted_with_own_ca(tmp_path, ca):
     src = _image(tmp_path / "gen.png")
-    gen = GeneratorInfo("tiny-diffusion", checkpoint_sha256="ab" * 32, training_manifest_sha256="cd" * 32,
+    gen = GeneratorInfo("tiny-diffusion", weights_sha256="ab" * 32, training_manifest_sha256="cd" * 32,
                         optout_summary={"checked": 10, "opted_out": 1})
     with Stamper(ca, options=ManifestOptions(generator=gen, training_mining="constrained")) as st:
         res = st.stamp(src, tmp_path / "out" / "gen.png",
@@ -74,7 +74,7 @@ def test_stamped_image_is_trusted_with_own_ca(tmp_path, ca):
     assert created["digitalSourceType"] == TRAINED_ALGORITHMIC_MEDIA
     assert created["parameters"] == {"prompt": "a red cat", "seed": 7}
     assert created["softwareAgent"]["name"] == "tiny-diffusion"
-    assert r.audit["generator"]["checkpoint_sha256"] == "ab" * 32
+    assert r.audit["generator"]["weights_sha256"] == "ab" * 32
     assert r.audit["training_manifest_sha256"] == "cd" * 32
     assert r.audit["memorisation"]["verdict"] == "novel"
     assert r.audit["optout"] == {"checked": 10, "opted_out": 1}

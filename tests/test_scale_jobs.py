@@ -146,7 +146,7 @@ def test_index_build_equals_single_machine(spark, dataset, tmp_path):
     meta = build_index_spark(spark, dataset, tmp_path / "spark", model=MODEL)
     assert meta["count"] == 8 and meta["engine"] == "spark"
     a, b = open_index(single), open_index(tmp_path / "spark")
-    assert a.meta["model_fingerprint"] == b.meta["model_fingerprint"] and a.meta["factory"] == b.meta["factory"]
+    assert a.meta["weights_sha256"] == b.meta["weights_sha256"] and a.meta["factory"] == b.meta["factory"]
     np.testing.assert_allclose(np.load(tmp_path / "spark" / "vectors.npy"), np.load(single / "vectors.npy"), atol=1e-5)
     for name in ("ids.parquet", "hashes.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "spark" / name), pd.read_parquet(single / name))
@@ -320,11 +320,12 @@ def test_hash_image_applies_the_tombstone_rule_of_removal(tmp_path):
     """Executors call the same `Tombstones.reason` as `Tombstones.check` (ingest): sha256 first, then pHash."""
     from audit.images import load_rgb
     from audit.meta import sha256_file
-    from audit.removal.tombstones import Tombstones, phash_of
+    from audit.perceptual import phash
+    from audit.removal.tombstones import Tombstones
     from audit.scale.images import hash_image
 
     img = IMAGES / "astronaut.jpg"
-    ph = int(phash_of(load_rgb(img)), 16)
+    ph = phash(load_rgb(img))
     for t, why in ((Tombstones({sha256_file(img): 7}, ()), "sha256 erased under request #7"),
                    (Tombstones({}, ((ph ^ 0b111, 3), (ph ^ 0xFF00, 2))),
                     "perceptual hash within 3 bits of an image erased under request #3")):

@@ -8,9 +8,10 @@ import streamlit as st
 
 from audit import config
 from audit.errors import AuditError
+from audit.index.search import hits_frame
 from audit.optout.lookup import (
+    LookupHit,
     file_artist_optout,
-    hits_frame,
     lookup_artist,
     lookup_image,
     parse_aliases,
@@ -78,4 +79,4 @@ if not hits:
     st.stop()
 n_items = len({h.key for h in hits})
 st.subheader(f"{n_items} training item(s) found" + (f" · {len(hits)} matches" if len(hits) != n_items else ""))
-st.dataframe(hits_frame(hits), hide_index=True, width="stretch")
+st.dataframe(hits_frame(hits, LookupHit.COLUMNS), hide_index=True, width="stretch")

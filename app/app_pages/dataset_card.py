@@ -72,7 +72,7 @@ if card.rows == 0:
 c = st.columns(5)
 c[0].metric("Rows", card.rows)
 c[1].metric("Authors", card.authors_total)
-c[2].metric("Licences", len(card.licences))
+c[2].metric("Licences", len(card.licenses))
 c[3].metric("Exact-duplicate clusters", len(card.exact_duplicates))
 c[4].metric("Near-duplicate clusters", len(card.near_duplicates))
 
@@ -81,7 +81,7 @@ overview, dups, concepts, flagged, download = st.tabs(["Overview", "Duplicates",
 with overview:
     left, right = st.columns(2)
     left.subheader("Licences")
-    left.dataframe(pd.DataFrame(card.licences, columns=["licence", "rows"]), hide_index=True)
+    left.dataframe(pd.DataFrame(card.licenses, columns=["license", "rows"]), hide_index=True)
     right.subheader("Sources")
     right.dataframe(pd.DataFrame(card.sources, columns=["source", "rows"]), hide_index=True)
     left.subheader("Top authors")

@@ -43,7 +43,7 @@ class DatasetCard:
     keys: list[str]                       # for comparison mode (row identity)
     sources: list[tuple[str, int]]
     domains: list[tuple[str, int]]
-    licences: list[tuple[str, int]]
+    licenses: list[tuple[str, int]]          # values of the manifest's `license` column
     authors_top: list[tuple[str, int]]
     authors_total: int
     authors_tail: dict[str, int]          # {"values": n further authors, "rows": rows they cover}
@@ -62,7 +62,7 @@ class DatasetCard:
     prompts: dict[str, list[str]]
     warnings: list[str] = field(default_factory=list)
     author_counts: dict[str, int] = field(default_factory=dict)
-    licence_counts: dict[str, int] = field(default_factory=dict)
+    license_counts: dict[str, int] = field(default_factory=dict)
     near_mirror: bool = True              # near duplicates include horizontally flipped copies
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,7 +79,7 @@ class CardComparison:
     removed: int
     added_keys: list[str]
     removed_keys: list[str]
-    licence_deltas: list[tuple[str, int, int, int]]   # (value, old, new, new-old), changed first
+    license_deltas: list[tuple[str, int, int, int]]   # (value, old, new, new-old), changed first
     author_deltas: list[tuple[str, int, int, int]]
     source_deltas: list[tuple[str, int, int, int]]
 
@@ -348,7 +348,7 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
     paths = resolve_paths(df, dataset_dir) if n else []
     prompt_groups = prompts if isinstance(prompts, dict) else load_prompts(prompts)
 
-    licences = S.counts(df["license"])
+    licenses = S.counts(df["license"])
     authors = S.counts(df["author"])
     top, tail_values, tail_rows = S.top_and_tail(authors, TOP_AUTHORS)
     unknown = {c: int(S.clean(df[c]).eq(S.UNKNOWN).sum()) for c in
@@ -366,7 +366,7 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
         dataset_dir=str(dataset_dir), index_dir=str(index_dir) if index_dir else None, rows=n,
         columns=[str(c) for c in df.columns], manifest_hash=manifest_hash(df), keys=keys,
         sources=S.counts(S.source_name(df["source"])), domains=S.counts(S.domains(df["url"])),
-        licences=licences, authors_top=top, authors_total=len(authors),
+        licenses=licenses, authors_top=top, authors_total=len(authors),
         authors_tail={"values": tail_values, "rows": tail_rows}, unknown=unknown,
         sizes=S.size_stats(df["width"], df["height"]), formats=S.counts(S.formats(df["path"])),
         captions=S.caption_stats(df["caption"]),
@@ -375,7 +375,7 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
         optout=_with_examples(_optout(df, registry), df, paths) if registry is not None else None,
         removal=_with_examples(_removal(df, requests), df, paths) if requests is not None else None,
         concepts=concepts, concept_note=note, prompts=prompt_groups, warnings=warnings,
-        author_counts=dict(authors), licence_counts=dict(licences), near_mirror=mirror,
+        author_counts=dict(authors), license_counts=dict(licenses), near_mirror=mirror,
     )
 
 
@@ -393,7 +393,7 @@ def compare_cards(old: DatasetCard, new: DatasetCard) -> CardComparison:
     return CardComparison(
         old=old, new=new, added=len(kn - ko), removed=len(ko - kn),
         added_keys=sorted(kn - ko)[:50], removed_keys=sorted(ko - kn)[:50],
-        licence_deltas=_deltas(old.licence_counts, new.licence_counts),
+        license_deltas=_deltas(old.license_counts, new.license_counts),
         author_deltas=_deltas(old.author_counts, new.author_counts),
         source_deltas=_deltas(dict(old.sources), dict(new.sources)),
     )

@@ -44,7 +44,7 @@ def card_cmd(
     for w in card.warnings:
         typer.secho(f"warning: {w}", err=True, fg="yellow")
     typer.echo(
-        f"card: {card.rows} rows, {len(card.licences)} licence value(s), {card.authors_total} author value(s), "
+        f"card: {card.rows} rows, {len(card.licenses)} licence value(s), {card.authors_total} author value(s), "
         f"{len(card.exact_duplicates)} exact / {len(card.near_duplicates)} near-duplicate cluster(s)"
         + (f"; vs {compare}: +{comparison.added} / -{comparison.removed} rows" if comparison else "")
         + f" -> {out / 'card.html'}"

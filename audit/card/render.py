@@ -113,8 +113,8 @@ def card_body(card: DatasetCard) -> str:
     h.append("<h2>Sources and domains</h2><div class=cols>" + bar_chart(card.sources, "sources")
              + bar_chart(card.domains, "URL domains") + "</div>")
     h.append(_table([(k, v, _pct(v, n)) for k, v in card.sources[:30]], ["source", "rows", "share"]))
-    h.append("<h2>Licences</h2>" + bar_chart(card.licences, "licences")
-             + _table([(k, v, _pct(v, n)) for k, v in card.licences], ["licence", "rows", "share"]))
+    h.append("<h2>Licences</h2>" + bar_chart(card.licenses, "licenses")
+             + _table([(k, v, _pct(v, n)) for k, v in card.licenses], ["license", "rows", "share"]))
     tail = card.authors_tail
     h.append(f"<h2>Authors</h2><p>{card.authors_total} distinct values; top {len(card.authors_top)} shown, "
              f"long tail: {tail['values']} further authors covering {tail['rows']} rows.</p>"
@@ -190,7 +190,7 @@ def comparison_body(cmp: CardComparison) -> str:
     if cmp.removed_keys:
         h.append(f"<p class=note>removed: {escape(', '.join(cmp.removed_keys[:20]))}</p>")
     hdr = ["value", "old", "new", "change"]
-    h += ["<h2>Licences</h2>", _table(cmp.licence_deltas, hdr), "<h2>Authors (changed first)</h2>",
+    h += ["<h2>Licences</h2>", _table(cmp.license_deltas, hdr), "<h2>Authors (changed first)</h2>",
           _table(cmp.author_deltas[:30], hdr), "<h2>Sources</h2>", _table(cmp.source_deltas[:30], hdr)]
     return "\n".join(h)
 

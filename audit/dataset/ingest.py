@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing, up_to_date, write_dataset
+from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, inputs_sha256, result_from_existing, up_to_date, write_dataset
 from audit.dataset.svg import clean_title
 from audit.errors import ImageError, InputError, ManifestError
 from audit.images import IMAGE_SUFFIXES, load_image
@@ -214,7 +214,7 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
         "meta": sorted((it.rel, it.key, it.caption, it.url, it.author, it.license) for it in items),
         "skipped": sorted(skipped),
     }
-    fp = fingerprint(inputs)
+    fp = inputs_sha256(inputs)
     if not force and up_to_date(out, fp):
         return result_from_existing(out)
 

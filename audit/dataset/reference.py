@@ -22,7 +22,7 @@ from PIL import Image
 
 from audit import config
 from audit.dataset import debian, dep5, svg
-from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing, up_to_date, write_dataset
+from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, inputs_sha256, result_from_existing, up_to_date, write_dataset
 from audit.errors import ImageError, InputError
 from audit.images import IMAGE_SUFFIXES, load_image
 from audit.meta import sha256_file
@@ -270,7 +270,7 @@ def build_reference(
         "kind": "reference", "sources": srcs, "max_side": max_side, "limit": limit, "seed": seed,
         "image_format": image_format, "debs": {n: p.sha256 for n, p in pkgs.items()}, "people": people_files,
     }
-    fp = fingerprint(inputs)
+    fp = inputs_sha256(inputs)
     if not force and up_to_date(out, fp):
         return result_from_existing(out)
 

@@ -18,7 +18,8 @@ from PIL import Image
 from audit.atomic import atomic_dir
 from audit.errors import ArtefactError, InputError
 from audit.images import fit_within
-from audit.meta import META_NAME, make_meta, write_meta
+from audit.meta import INPUTS_SHA256, META_NAME, make_meta, recorded, write_meta
+from audit.perceptual import phash_hex
 from audit.records import IMAGES_DIRNAME, MANIFEST_NAME, write_manifest
 
 #: Bump when stored images or captions would come out differently for the same inputs.
@@ -26,7 +27,7 @@ BUILDER_VERSION = 3
 IMAGE_FORMATS = ("jpeg", "png")
 
 
-def fingerprint(inputs: dict[str, Any]) -> str:
+def inputs_sha256(inputs: dict[str, Any]) -> str:
     """Stable hash of everything that decides a build's output (parameters, input hashes, versions)."""
     blob = json.dumps({"builder_version": BUILDER_VERSION, **inputs}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -41,7 +42,7 @@ def up_to_date(out: Path, fp: str) -> bool:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return False
-    return meta.get("kind") == "dataset" and meta.get("input_fingerprint") == fp
+    return meta.get("kind") == "dataset" and recorded(meta, INPUTS_SHA256) == fp
 
 
 def check_out_dir(out: Path, src: Path | None = None) -> None:
@@ -54,13 +55,6 @@ def check_out_dir(out: Path, src: Path | None = None) -> None:
         raise ArtefactError(
             f"{out} is a non-empty folder that is not a genaudit dataset", "choose an empty or new --out folder"
         )
-
-
-def phash_hex(img: Image.Image) -> str:
-    """64-bit perceptual hash (imagehash.phash) as 16 hex digits."""
-    import imagehash
-
-    return str(imagehash.phash(img))
 
 
 def encode_image(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
@@ -213,5 +207,5 @@ def write_dataset(out: Path, fp: str, fill, *, max_side: int, image_format: str 
     with atomic_dir(out) as tmp:
         writer = DatasetWriter(tmp, max_side, image_format, keep_duplicates)
         extra = fill(writer) or {}
-        meta = writer.commit(input_fingerprint=fp, **meta_fields, **extra)
+        meta = writer.commit(inputs_sha256=fp, **meta_fields, **extra)
     return BuildResult(out, meta["count"], meta["skipped_count"], False, meta)

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from audit import config
-from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, fingerprint, result_from_existing, up_to_date, write_dataset
+from audit.dataset.store import BuildResult, DatasetWriter, check_out_dir, inputs_sha256, result_from_existing, up_to_date, write_dataset
 from audit.errors import InputError
 from audit.progress import track
 
@@ -129,7 +129,7 @@ def build_synthetic(out: str | Path, *, n: int = 2000, seed: int = config.DEFAUL
         raise InputError(f"--size {size} is out of range", "use 16..1024 pixels")
     check_out_dir(out)
     inputs = {"kind": "synthetic", "n": n, "seed": seed, "size": size}
-    fp = fingerprint(inputs)
+    fp = inputs_sha256(inputs)
     if not force and up_to_date(out, fp):
         return result_from_existing(out)
 

@@ -20,7 +20,7 @@ def info(
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model name, NAME@random:SEED, checkpoint or dir."),
     device: str = typer.Option("cpu", help="torch device"),
 ) -> None:
-    """Load a model and print its name, fingerprint and dimensions as JSON."""
+    """Load a model and print its name, weights sha256 and dimensions as JSON."""
     from audit.embed import load_embedder
 
     emb = load_embedder(model, device=device)
@@ -42,10 +42,10 @@ def train_tiny(
     device: str = typer.Option("cpu", help="torch device"),
 ) -> None:
     """Contrastively train the tiny CLIP on captioned datasets; resumes from OUT's last checkpoint."""
-    from audit.embed.train import TrainConfig
+    from audit.embed.train import ClipTrainSettings
     from audit.embed.train import train_tiny as run
 
-    cfg = TrainConfig(
+    cfg = ClipTrainSettings(
         datasets=tuple(dataset),
         out=out,
         minutes=minutes,
@@ -79,6 +79,6 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in results], indent=2))
         return
-    typer.echo(f"model {emb.name} ({emb.fingerprint[:12]})")
+    typer.echo(f"model {emb.name} ({emb.weights_sha256[:12]})")
     for r in results:
         typer.echo(r.line())

@@ -27,10 +27,11 @@ def _decode_workers() -> int:
 
 @dataclass
 class Embedder:
-    """A loaded CLIP model. `name` reloads the same model; `fingerprint` identifies its weights."""
+    """A loaded CLIP model. `name` reloads the same model; `weights_sha256` identifies its weights
+    (sha256 of the checkpoint file; of the name for random-init models)."""
 
     name: str
-    fingerprint: str
+    weights_sha256: str
     model: Any
     preprocess: Callable[[Image.Image], Any]
     tokenizer: Callable[..., Any]
@@ -146,7 +147,7 @@ class Embedder:
         """What an artefact's meta.json records about the model."""
         return {
             "model": self.name,
-            "model_fingerprint": self.fingerprint,
+            "weights_sha256": self.weights_sha256,
             "model_config": self.config_name,
             "dim": self.dim,
             "image_size": self.image_size,

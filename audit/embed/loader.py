@@ -98,7 +98,7 @@ def _load_state(model: Any, path: Path) -> None:
         ) from None
 
 
-def _fingerprint_text(text: str) -> str:
+def _sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -121,7 +121,7 @@ def _from_checkpoint(path: Path, device: str, name: str | None = None):
     model.eval()
     return Embedder(
         name=name or str(path.resolve()),
-        fingerprint=sha256_file(path),
+        weights_sha256=sha256_file(path),
         model=model.to(device),
         preprocess=preprocess,
         tokenizer=tokenizer,
@@ -195,7 +195,7 @@ def _from_hub(arch: str, tag: str, device: str):
     model.eval()
     return Embedder(
         name=f"{arch}:{tag}",
-        fingerprint=sha256_file(path),
+        weights_sha256=sha256_file(path),
         model=model.to(device),
         preprocess=preprocess,
         tokenizer=open_clip.get_tokenizer(arch),
@@ -213,7 +213,7 @@ def _random(arch: str, seed: int, device: str):
     name = f"{arch}@random:{seed}"
     return Embedder(
         name=name,
-        fingerprint=_fingerprint_text(name),
+        weights_sha256=_sha256_text(name),
         model=model,
         preprocess=preprocess,
         tokenizer=tokenizer,

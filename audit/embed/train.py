@@ -37,7 +37,9 @@ _SWAP = {"left": "right", "right": "left", "Left": "Right", "Right": "Left", "LE
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class ClipTrainSettings:
+    """What `audit embed train-tiny` trains: the tiny in-project CLIP (contrastive, on captioned datasets)."""
+
     datasets: tuple[Path, ...]
     out: Path
     minutes: float | None = None
@@ -57,7 +59,9 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class ClipTrainResult:
+    """A tiny-CLIP run: steps, time, why it stopped, and held-out retrieval against the random-init baseline."""
+
     out: Path
     steps: int
     elapsed_s: float
@@ -84,7 +88,7 @@ def swap_left_right(caption: str) -> str:
     return _LR_RE.sub(lambda m: _SWAP[m.group(0)], caption)
 
 
-def _run_key(cfg: TrainConfig, sets: list[CaptionedSet]) -> str:
+def _run_key(cfg: ClipTrainSettings, sets: list[CaptionedSet]) -> str:
     """What a resumable state must agree on: architecture, seed, batch, lr and the training data."""
     parts = [cfg.arch, str(cfg.seed), str(cfg.batch), repr(cfg.lr), str(cfg.weight_decay)] + [s.manifest_hash for s in sets]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -141,7 +145,7 @@ def _param_groups(model, weight_decay: float):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+def _lr_at(cfg: ClipTrainSettings, step: int, progress: float) -> float:
     warm = min(1.0, max((step + 1) / max(1, cfg.warmup), progress / 0.05))  # warm-up ends by 5 % of the budget
     return cfg.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
@@ -199,122 +203,136 @@ def _log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def train_tiny(cfg: TrainConfig) -> TrainResult:
-    """Train (or resume) the tiny CLIP on the datasets' train splits; write model.pt + meta.json to cfg.out."""
-    import torch
+@dataclass
+class _ClipRun:
+    """Where a tiny-CLIP run stands (mutable: every step updates it)."""
 
-    from audit.embed.loader import _build
+    target_steps: int | None
+    budget_s: float | None
+    step: int = 0
+    elapsed: float = 0.0
+    curve: list = field(default_factory=list)  # [step, mean loss since the last point, elapsed s]
+    window: list = field(default_factory=list)
+    stopped: str = "target reached"
+    saved_step: int = -1  # last checkpointed step, -1 before the first
 
+    def finished(self, step: int | None = None, elapsed: float | None = None) -> bool:
+        step, elapsed = (self.step if step is None else step), (self.elapsed if elapsed is None else elapsed)
+        return (self.target_steps is not None and step >= self.target_steps) or (self.budget_s is not None and elapsed >= self.budget_s)
+
+    def progress(self) -> float:
+        """Share of the budget used (the larger of steps and time): drives the learning-rate schedule."""
+        return max(self.step / self.target_steps if self.target_steps else 0.0, self.elapsed / self.budget_s if self.budget_s else 0.0)
+
+    def close_window(self) -> None:
+        self.curve.append([self.step, round(float(np.mean(self.window)), 4), round(self.elapsed, 1)])
+        self.window = []
+
+
+def _check_settings(cfg: ClipTrainSettings) -> None:
     if not cfg.datasets:
         raise InputError("no --dataset given", "pass one or more dataset directories with manifest.parquet")
     if cfg.batch < 2:
         raise InputError(f"--batch {cfg.batch} is too small", "contrastive training needs at least 2 items per batch")
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    target_steps = cfg.steps if cfg.steps else (None if cfg.minutes else DEFAULT_STEPS)
-    budget_s = cfg.minutes * 60.0 if cfg.minutes else None
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
 
-    sets = [load_captioned(d, split="train") for d in cfg.datasets]
-    run_key = _run_key(cfg, sets)
-    model, _, tokenizer = _build(cfg.arch, "cpu", cfg.seed)
+
+def _input_spec(model) -> tuple[int, Any, Any]:
+    """(image side, normalisation mean, std) the model's preprocessing expects."""
     size = int(model.visual.image_size[0] if isinstance(model.visual.image_size, (tuple, list)) else model.visual.image_size)
     pre = model.visual.preprocess_cfg
-    mean, std = pre.get("mean"), pre.get("std")
+    return size, pre.get("mean"), pre.get("std")
 
-    def finished(step: int, elapsed: float) -> bool:
-        return (target_steps is not None and step >= target_steps) or (budget_s is not None and elapsed >= budget_s)
 
-    state_path = out / STATE_NAME
-    state = _load_state(state_path, run_key)
-    if state is not None and finished(state["step"], state["elapsed"]) and (out / WEIGHTS_NAME).is_file() and (out / "meta.json").is_file():
-        meta = json.loads((out / "meta.json").read_text())
-        tr = meta.get("training", {})
-        if tr.get("run_key") == run_key and tr.get("steps") == state["step"]:
-            _log(f"already trained to step {state['step']}; nothing to do")
-            return TrainResult(out, state["step"], state["elapsed"], "already finished", tr.get("final_loss"),
+def _finished_result(out: Path, state: dict | None, run: _ClipRun, run_key: str) -> ClipTrainResult | None:
+    """The result of an earlier run of the same command that already finished (re-running it is a no-op)."""
+    if state is None or not run.finished(state["step"], state["elapsed"]):
+        return None
+    if not ((out / WEIGHTS_NAME).is_file() and (out / "meta.json").is_file()):
+        return None
+    meta = json.loads((out / "meta.json").read_text())
+    tr = meta.get("training", {})
+    if tr.get("run_key") == run_key and tr.get("steps") == state["step"]:
+        _log(f"already trained to step {state['step']}; nothing to do")
+        return ClipTrainResult(out, state["step"], state["elapsed"], "already finished", tr.get("final_loss"),
                                meta.get("heldout", {}), meta.get("baseline_random_init", {}))
+    return None
 
-    # Decode every training image once (cached per dataset), slightly larger than the model input for crops.
-    src = size + size // 8
-    pix_parts, cap_parts = [], []
-    cache_dir = out / "cache"
+
+def _decode_train_images(sets: list[CaptionedSet], src: int, cache_dir: Path) -> tuple[np.ndarray, list[str]]:
+    """Every decodable training image once (cached per dataset) at `src` px, and its caption."""
+    pix_parts, captions = [], []
     for s in sets:
         cache = cache_dir / f"{s.name}-{s.manifest_hash[:16]}-train-{src}.npz"
         pixels, ok = preload_pixels(s.paths, src, cache=cache, desc=f"decoding {s.name}")
         pix_parts.append(pixels[ok])
-        cap_parts.extend(c for c, good in zip(s.captions, ok) if good)
-    pixels = np.concatenate(pix_parts)
-    captions = cap_parts
-    n = len(captions)
-    if n < 2:
+        captions.extend(c for c, good in zip(s.captions, ok) if good)
+    if len(captions) < 2:
         raise InputError("fewer than 2 decodable captioned training images", "add images to the dataset")
-    batch = min(cfg.batch, n)
+    return np.concatenate(pix_parts), captions
 
-    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
-    step, elapsed, curve = 0, 0.0, []
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        step, elapsed, curve = int(state["step"]), float(state["elapsed"]), list(state["curve"])
-        _log(f"resuming from step {step} ({elapsed / 60:.1f} min trained)")
-    model.to(cfg.device).train()
 
-    stopped = "target reached"
-    total = target_steps if target_steps is not None else int(budget_s)
-    pbar = bar(total, "training tiny CLIP", unit="step" if target_steps is not None else "s")
-    pbar.update(step if target_steps is not None else int(elapsed))
-    window: list[float] = []
+def _train_loop(cfg: ClipTrainSettings, run: _ClipRun, model, opt, tokenizer, pixels: np.ndarray, captions: list[str],
+                size: int, mean, std, state_path: Path, run_key: str) -> None:
+    """Steps until the budget is used up or the loss stops being finite; checkpoints every cfg.checkpoint_seconds."""
+    import torch
+
+    n, batch = len(captions), min(cfg.batch, len(captions))
+    total = run.target_steps if run.target_steps is not None else int(run.budget_s)
+    pbar = bar(total, "training tiny CLIP", unit="step" if run.target_steps is not None else "s")
+    pbar.update(run.step if run.target_steps is not None else int(run.elapsed))
     last_ckpt = time.monotonic()
-    saved_step = step if state is not None else -1
     try:
-        while not finished(step, elapsed):
+        while not run.finished():
             t0 = time.monotonic()
-            rng = np.random.default_rng([cfg.seed, step])
+            rng = np.random.default_rng([cfg.seed, run.step])
             idx = np.sort(rng.choice(n, size=batch, replace=False))
             px, caps = augment(pixels[idx], [captions[i] for i in idx], rng, size, mean, std)
             tokens = tokenizer(caps).to(cfg.device)
-            progress = max(step / target_steps if target_steps else 0.0, elapsed / budget_s if budget_s else 0.0)
             for g in opt.param_groups:
-                g["lr"] = _lr_at(cfg, step, progress)
+                g["lr"] = _lr_at(cfg, run.step, run.progress())
             loss = contrastive_loss(model, px.to(cfg.device), tokens, caps)
             if not torch.isfinite(loss):
-                stopped = f"stopped: non-finite loss at step {step}"
+                run.stopped = f"stopped: non-finite loss at step {run.step}"
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            step += 1
+            run.step += 1
             dt = time.monotonic() - t0
-            elapsed += dt
+            run.elapsed += dt
             loss_value = float(loss.detach())
-            window.append(loss_value)
-            if step % cfg.curve_every == 0:
-                curve.append([step, round(float(np.mean(window)), 4), round(elapsed, 1)])
-                _log(f"step {step} loss {np.mean(window):.4f} elapsed {elapsed / 60:.1f} min")
-                window = []
-            pbar.update(1 if target_steps is not None else dt)
+            run.window.append(loss_value)
+            if run.step % cfg.curve_every == 0:
+                _log(f"step {run.step} loss {np.mean(run.window):.4f} elapsed {run.elapsed / 60:.1f} min")
+                run.close_window()
+            pbar.update(1 if run.target_steps is not None else dt)
             pbar.set_postfix(loss=f"{loss_value:.3f}", refresh=False)
             if time.monotonic() - last_ckpt >= cfg.checkpoint_seconds:
-                _save_state(state_path, model, opt, step, elapsed, curve, run_key)
-                saved_step, last_ckpt = step, time.monotonic()
+                _save_state(state_path, model, opt, run.step, run.elapsed, run.curve, run_key)
+                run.saved_step, last_ckpt = run.step, time.monotonic()
     finally:
         pbar.close()
 
-    if stopped.startswith("stopped"):
-        good = _load_state(state_path, run_key) if saved_step >= 0 else None
-        if good is None:
-            raise ModelError(f"training diverged ({stopped}) before any checkpoint was saved", "lower --lr")
-        model.load_state_dict(good["model"])
-        step, elapsed, curve = int(good["step"]), float(good["elapsed"]), list(good["curve"])
-        stopped += f"; kept checkpoint of step {step}"
-    else:
-        _save_state(state_path, model, opt, step, elapsed, curve, run_key)
-    if window and not stopped.startswith("stopped"):
-        curve.append([step, round(float(np.mean(window)), 4), round(elapsed, 1)])
 
+def _keep_last_good(run: _ClipRun, model, opt, state_path: Path, run_key: str) -> None:
+    """After the loop: a diverged run falls back to its last checkpoint; a finished one is checkpointed."""
+    if run.stopped.startswith("stopped"):
+        good = _load_state(state_path, run_key) if run.saved_step >= 0 else None
+        if good is None:
+            raise ModelError(f"training diverged ({run.stopped}) before any checkpoint was saved", "lower --lr")
+        model.load_state_dict(good["model"])
+        run.step, run.elapsed, run.curve = int(good["step"]), float(good["elapsed"]), list(good["curve"])
+        run.stopped += f"; kept checkpoint of step {run.step}"
+        return
+    _save_state(state_path, model, opt, run.step, run.elapsed, run.curve, run_key)
+    if run.window:
+        run.close_window()
+
+
+def _write_model(cfg: ClipTrainSettings, run: _ClipRun, model, out: Path, run_key: str, sets: list[CaptionedSet],
+                 batch: int) -> ClipTrainResult:
+    """model.pt and meta.json, with held-out retrieval of the trained model and of its random init."""
     model.eval()
     weights = _write_weights(model.cpu(), out)
     # meta.json must name the config before the checkpoint can be loaded for evaluation.
@@ -329,26 +347,64 @@ def train_tiny(cfg: TrainConfig) -> TrainResult:
     write_meta(out, base_meta)
     heldout = _evaluate(str(out), list(cfg.datasets), cfg.eval_limit, cfg.device)
     baseline = _evaluate(f"{cfg.arch}@random:{cfg.seed}", list(cfg.datasets), cfg.eval_limit, cfg.device)
-    final_loss = curve[-1][1] if curve else None
+    final_loss = run.curve[-1][1] if run.curve else None
     training = {
         "command": cfg.command,
         "run_key": run_key,
         "seed": cfg.seed,
-        "steps": step,
-        "target_steps": target_steps,
+        "steps": run.step,
+        "target_steps": run.target_steps,
         "minutes_budget": cfg.minutes,
-        "elapsed_s": round(elapsed, 1),
+        "elapsed_s": round(run.elapsed, 1),
         "batch": batch,
         "lr": cfg.lr,
         "weight_decay": cfg.weight_decay,
         "augmentation": "random resized crop scale 0.6-1, ratio 3/4-4/3; h-flip p=0.5 with left/right swapped in captions",
         "heldout_split": f"sha256(key) % 100 < {HELDOUT_PERCENT}",
-        "stopped_reason": stopped,
+        "stopped_reason": run.stopped,
         "final_loss": final_loss,
-        "loss_curve": curve,
+        "loss_curve": run.curve,
         "datasets": [
             {"dir": str(s.directory), "name": s.name, "manifest_hash": s.manifest_hash, "n_train": len(s)} for s in sets
         ],
     }
     write_meta(out, {**base_meta, "training": training, "heldout": heldout, "baseline_random_init": baseline})
-    return TrainResult(out, step, elapsed, stopped, final_loss, heldout, baseline)
+    return ClipTrainResult(out, run.step, run.elapsed, run.stopped, final_loss, heldout, baseline)
+
+
+def train_tiny(cfg: ClipTrainSettings) -> ClipTrainResult:
+    """Train (or resume) the tiny CLIP on the datasets' train splits; write model.pt + meta.json to cfg.out."""
+    import torch
+
+    from audit.embed.loader import _build
+
+    _check_settings(cfg)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    run = _ClipRun(target_steps=cfg.steps if cfg.steps else (None if cfg.minutes else DEFAULT_STEPS),
+                   budget_s=cfg.minutes * 60.0 if cfg.minutes else None)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    sets = [load_captioned(d, split="train") for d in cfg.datasets]
+    run_key = _run_key(cfg, sets)
+    model, _, tokenizer = _build(cfg.arch, "cpu", cfg.seed)
+    size, mean, std = _input_spec(model)
+    state_path = out / STATE_NAME
+    state = _load_state(state_path, run_key)
+    if (done := _finished_result(out, state, run, run_key)) is not None:
+        return done
+
+    # Decoded slightly larger than the model input, for the random crops.
+    pixels, captions = _decode_train_images(sets, size + size // 8, out / "cache")
+    opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        run.step, run.elapsed, run.curve = int(state["step"]), float(state["elapsed"]), list(state["curve"])
+        run.saved_step = run.step
+        _log(f"resuming from step {run.step} ({run.elapsed / 60:.1f} min trained)")
+    model.to(cfg.device).train()
+    _train_loop(cfg, run, model, opt, tokenizer, pixels, captions, size, mean, std, state_path, run_key)
+    _keep_last_good(run, model, opt, state_path, run_key)
+    return _write_model(cfg, run, model, out, run_key, sets, min(cfg.batch, len(captions)))

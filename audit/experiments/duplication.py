@@ -21,7 +21,7 @@ from audit.errors import InputError
 from audit.experiments import measure
 from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, pick_real_items, real_keys_in
-from audit.meta import make_meta, read_meta, write_meta
+from audit.meta import make_meta, read_meta, weights_sha256, write_meta
 
 WHY_ONE_MODEL = ("one model for all levels: every level gets the same training budget, seed and sampler, so "
                  "differences between rows come from the duplication factor alone")
@@ -108,7 +108,7 @@ def run_duplication(s: DuplicationSettings) -> dict:
     write_text(out / "report.html", render(table, summary))
     write_meta(out, make_meta("experiment-duplication", settings=s.__dict__, why_one_model=WHY_ONE_MODEL,
                               dataset_manifest_hash=model_meta["training"]["manifest_hash"],
-                              model_sha256=model_meta["model_sha256"], train_command=model_meta["training"]["train_command"],
+                              weights_sha256=weights_sha256(model_meta), train_command=model_meta["training"]["train_command"],
                               item_levels=level_of, index_dir=str(index_dir), seed=s.seed))
     return summary
 

@@ -44,22 +44,22 @@ def train_model(dataset: Path, out: Path, *, duplicates: dict[str, int], exclude
                 exclude_keys: Sequence[str] = (), steps: int | None, minutes: float | None, seed: int, preset: str, clip: str | None,
                 batch: int = 32):
     """One generator run (resumes if `out` holds an unfinished one with the same settings)."""
-    from audit.generate.train import TrainSettings, train
+    from audit.generate.train import GeneratorTrainSettings, train
 
-    return train(TrainSettings(datasets=(str(dataset),), out=str(out), duplicates=dict(duplicates),
+    return train(GeneratorTrainSettings(datasets=(str(dataset),), out=str(out), duplicates=dict(duplicates),
                                exclude_authors=tuple(exclude_authors), exclude_keys=tuple(exclude_keys),
                                steps=steps, minutes=minutes, resolution=32,
                                seed=seed, batch=batch, preset=preset, clip=clip, save_every=max(50, (steps or 200) // 4)))
 
 
 def arm_record(res, model_dir: Path) -> dict:
-    """What a summary states about one trained arm (from its TrainResult and model meta.json)."""
-    from audit.meta import read_meta
+    """What a summary states about one trained arm (from its GeneratorTrainResult and model meta.json)."""
+    from audit.meta import read_meta, weights_sha256
 
     mm = read_meta(model_dir)
     return {"train_steps": res.step, "train_seconds": round(res.seconds, 1),
             "excluded_keys": mm["training"]["excluded_keys"], "duplication": mm["training"]["duplication"],
-            "model_sha256": mm["model_sha256"], "train_command": mm["training"]["train_command"]}
+            "weights_sha256": weights_sha256(mm), "train_command": mm["training"]["train_command"]}
 
 
 def sample_and_scan(model: Path, prompts: list[str], work: Path, *, n: int, seed: int, sample_steps: int,

@@ -58,9 +58,9 @@ def build_experiment_set(out: str | Path, real: pd.DataFrame, synthetic: int, se
                          base: str | Path) -> Path:
     """Write `synthetic` shapes (audit.dataset.synthetic) + the `real` rows into dataset dir `out`.
 
-    Idempotent: an up-to-date dir (same inputs fingerprint) is left alone.
+    Idempotent: an up-to-date dir (same inputs sha256) is left alone.
     """
-    from audit.dataset.store import check_out_dir, fingerprint, up_to_date, write_dataset
+    from audit.dataset.store import check_out_dir, inputs_sha256, up_to_date, write_dataset
     from audit.dataset.synthetic import AUTHOR, COLORS, LICENSE, caption, draw_shape, sample_specs
     from audit.images import load_rgb
 
@@ -69,7 +69,7 @@ def build_experiment_set(out: str | Path, real: pd.DataFrame, synthetic: int, se
         raise InputError(f"synthetic count {synthetic} must be ≥ 0")
     inputs = {"kind": "experiment-set", "synthetic": synthetic, "seed": seed, "base": str(Path(base).resolve()),
               "real": [f"{k}:{s}" for k, s in zip(real["key"].astype(str), real["sha256"].fillna("").astype(str))]}
-    fp = fingerprint(inputs)
+    fp = inputs_sha256(inputs)
     check_out_dir(out)
     if up_to_date(out, fp):
         return out

@@ -35,9 +35,9 @@ def train_cmd(
 ) -> None:
     """Train on a manifest; per-item duplication and author exclusions are recorded in meta.json."""
     from audit.generate.data import parse_duplicates
-    from audit.generate.train import TrainSettings, train
+    from audit.generate.train import GeneratorTrainSettings, train
 
-    res = train(TrainSettings(
+    res = train(GeneratorTrainSettings(
         datasets=tuple(str(d) for d in dataset), out=str(out), duplicates=parse_duplicates(duplicate),
         exclude_authors=tuple(exclude_author), exclude_keys=tuple(exclude_key), steps=steps, minutes=minutes,
         resolution=resolution, seed=seed,
@@ -92,7 +92,7 @@ def sample_cmd(
         store=store,
         ca=ca,
     )
-    typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.model_hash[:12]})")
+    typer.echo(f"{res.out}: {res.count} images in {res.seconds:.1f} s (model {res.weights_sha256[:12]})")
 
 
 @app.command("measure", cls=renamed({"--model": "--generator"}))

@@ -2,7 +2,8 @@
 samples with those items' pixels, against the same protocol on non-duplicated items.
 
 Distances at the training resolution: RMS pixel distance in [0, 1] (0 = identical) and SSIM
-(1 = identical), best over the n samples of each caption, medians per group.
+(1 = identical), best over the n samples of each caption, medians per group. A copy here is the known-item
+definition owned by audit.memorisation.verdict (`KNOWN_ITEM_COPY_RMS`), not the scan's verdict.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Sequence
 import numpy as np
 
 from audit.errors import InputError
+from audit.memorisation.verdict import KNOWN_ITEM_COPY_RMS
+from audit.similarity import ssim
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class GroupStats:
     duplication: float  # median factor
     rms_median: float
     ssim_median: float
-    copies: int  # items whose best sample has RMS < COPY_RMS
+    copies: int  # items whose best sample has RMS < KNOWN_ITEM_COPY_RMS
 
 
 @dataclass(frozen=True)
@@ -43,17 +46,11 @@ class MemorisationReport:
         return out
 
 
-COPY_RMS = 0.1
-
-
 def image_distances(sample: np.ndarray, original: np.ndarray) -> tuple[float, float]:
     """(RMS in [0,1], SSIM) between two HxWx3 uint8 images of the same size."""
-    from skimage.metrics import structural_similarity
-
     a, b = sample.astype(np.float32) / 255.0, original.astype(np.float32) / 255.0
     rms = float(np.sqrt(np.mean((a - b) ** 2)))
-    ssim = float(structural_similarity(a, b, channel_axis=2, data_range=1.0, win_size=7))
-    return rms, ssim
+    return rms, ssim(a, b, data_range=1.0, colour=True)
 
 
 def measure_memorisation(
@@ -88,15 +85,14 @@ def measure_memorisation(
         prompts = [data.captions[data.caption_of[pos[k]]] for k in keys for _ in range(n)]
         seeds = [seed + i for _ in keys for i in range(n)]
         imgs = pipe(prompts, steps=steps, guidance=guidance, seeds=seeds, progress=True)
-        rms, ssim = [], []
+        rms, ssims = [], []
         for j, k in enumerate(keys):
             orig = np.round((data.pixels[pos[k]].transpose(1, 2, 0) + 1) * 127.5).clip(0, 255).astype(np.uint8)
             d = [image_distances(np.asarray(im), orig) for im in imgs[j * n : (j + 1) * n]]
             rms.append(min(x[0] for x in d))
-            ssim.append(max(x[1] for x in d))
+            ssims.append(max(x[1] for x in d))
         factors = [dup.get(k, 1) for k in keys]
-        return GroupStats(
-            name, len(keys), float(np.median(factors)), float(np.median(rms)), float(np.median(ssim)), int(sum(r < COPY_RMS for r in rms))
-        )
+        copies = int(sum(r < KNOWN_ITEM_COPY_RMS for r in rms))
+        return GroupStats(name, len(keys), float(np.median(factors)), float(np.median(rms)), float(np.median(ssims)), copies)
 
-    return MemorisationReport(group("duplicated", list(dup)), group("control", ctrl), n, COPY_RMS)
+    return MemorisationReport(group("duplicated", list(dup)), group("control", ctrl), n, KNOWN_ITEM_COPY_RMS)

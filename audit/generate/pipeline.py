@@ -25,7 +25,7 @@ class GeneratorPipeline:
     schedule: dict[str, Any]
     resolution: int
     meta: dict[str, Any]
-    model_hash: str
+    weights_sha256: str
     model_dir: Path
     device: str = "cpu"
 
@@ -104,12 +104,12 @@ def load_pipeline(model_dir: str | Path, device: str = "cpu") -> GeneratorPipeli
 
     from audit.errors import ArtefactError
     from audit.generate.text import TextConditioner
-    from audit.meta import sha256_file
+    from audit.meta import sha256_file, weights_sha256
 
     model_dir = Path(model_dir)
     meta = store.check_model_dir(model_dir)
     te = meta["text_encoder"]
-    text = TextConditioner(te["name"], device=device, expected_fingerprint=te["fingerprint"])
+    text = TextConditioner(te["name"], device=device, expected_weights_sha256=weights_sha256(te))
     unet = build_unet(meta["unet"])
     try:
         unet.load_state_dict(store.load_weights(model_dir))
@@ -118,4 +118,4 @@ def load_pipeline(model_dir: str | Path, device: str = "cpu") -> GeneratorPipeli
                             f"retrain the model ({str(exc).splitlines()[0]})") from None
     unet.to(device).eval()
     return GeneratorPipeline(unet=unet, text=text, schedule=meta["schedule"], resolution=int(meta["resolution"]),
-                             meta=meta, model_hash=sha256_file(model_dir / store.WEIGHTS_NAME), model_dir=model_dir, device=device)
+                             meta=meta, weights_sha256=sha256_file(model_dir / store.WEIGHTS_NAME), model_dir=model_dir, device=device)

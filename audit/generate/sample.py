@@ -38,7 +38,7 @@ def _check_out(out: Path) -> None:
 class SampleResult:
     out: Path
     count: int
-    model_hash: str
+    weights_sha256: str
     seconds: float
 
 
@@ -96,17 +96,17 @@ def sample_to_dir(
 
                 stamper.stamp(tmp / name, tmp / name, ImageFacts(prompt=prompt, seed=s, edits=edits), overwrite=True)
             rows.append({"path": name, "prompt": prompt, "seed": s, "index": i, "prompt_index": p_idx,
-                         "model_hash": pipe.model_hash, "steps": int(steps), "guidance": float(guidance),
+                         "weights_sha256": pipe.weights_sha256, "steps": int(steps), "guidance": float(guidance),
                          "width": img.size[0], "height": img.size[1],
                          "upscaled_from": f"{native[0]}x{native[1]}" if img.size != native else None})
         pd.DataFrame(rows).to_parquet(samples_layout.table_path(tmp), index=False)
-        write_meta(tmp, make_meta(samples_layout.KIND, model_dir=str(Path(model_dir).resolve()), model_hash=pipe.model_hash,
+        write_meta(tmp, make_meta(samples_layout.KIND, model_dir=str(Path(model_dir).resolve()), weights_sha256=pipe.weights_sha256,
                                   text_encoder=pipe.meta["text_encoder"], resolution=pipe.resolution,
                                   prompts=list(prompts), n=n, seed=seed, steps=steps, guidance=guidance,
                                   count=len(rows), scheduler="DDIM eta=0"))
     if stamper is not None:
         stamper.close()
-    return SampleResult(out, len(rows), pipe.model_hash, time.monotonic() - t0)
+    return SampleResult(out, len(rows), pipe.weights_sha256, time.monotonic() - t0)
 
 
 def _stamper(model_dir, stamp: bool, durable: bool, store, ca):

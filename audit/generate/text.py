@@ -1,6 +1,6 @@
 """Text conditioning: the project's frozen CLIP text encoder, per-token states for cross-attention.
 
-The encoder is never trained here; its name and weight fingerprint go into meta.json so sampling
+The encoder is never trained here; its name and weights sha256 go into meta.json so sampling
 refuses a different encoder than the one the generator learnt to read.
 """
 
@@ -32,17 +32,17 @@ def _unk_id(tokenizer) -> int | None:
 class TextConditioner:
     """Wraps `audit.embed.load_embedder(name)`; encodes prompts to (N, context, width) float32 tensors."""
 
-    def __init__(self, name: str, device: str = "cpu", expected_fingerprint: str | None = None):
+    def __init__(self, name: str, device: str = "cpu", expected_weights_sha256: str | None = None):
         from audit.embed import load_embedder
 
         self.embedder = load_embedder(name, device=device)
         self.device = device
         self.name: str = self.embedder.name
-        self.fingerprint: str = self.embedder.fingerprint
-        if expected_fingerprint is not None and expected_fingerprint != self.fingerprint:
+        self.weights_sha256: str = self.embedder.weights_sha256
+        if expected_weights_sha256 is not None and expected_weights_sha256 != self.weights_sha256:
             raise ModelError(
-                f"text encoder '{name}' has fingerprint {self.fingerprint[:12]}, the generator was trained with "
-                f"{expected_fingerprint[:12]}",
+                f"text encoder '{name}' has weights sha256 {self.weights_sha256[:12]}, the generator was trained with "
+                f"{expected_weights_sha256[:12]}",
                 "use the CLIP checkpoint recorded in the generator's meta.json, or retrain the generator",
             )
         self.context_length: int = int(self.embedder.context_length)

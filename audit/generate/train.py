@@ -40,7 +40,9 @@ def default_clip() -> str:
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class GeneratorTrainSettings:
+    """What `audit generate train` trains: the diffusion generator (UNet) on captioned datasets."""
+
     datasets: tuple[str, ...]
     out: str
     duplicates: dict[str, int] = field(default_factory=dict)
@@ -83,7 +85,9 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
-class TrainResult:
+class GeneratorTrainResult:
+    """A finished (or budget-stopped) generator run: where it went, how far it got, how long it took."""
+
     model_dir: Path
     step: int
     steps_run: int
@@ -99,11 +103,11 @@ class TrainResult:
 _RESUME_KEYS = ("resolution", "seed", "batch", "lr", "preset", "caption_dropout", "ema_decay")
 
 
-def _identity(settings: TrainSettings, data_record: dict[str, Any], clip_fp: str) -> dict[str, Any]:
+def _identity(settings: GeneratorTrainSettings, data_record: dict[str, Any], clip_sha256: str) -> dict[str, Any]:
     d = asdict(settings)
     return {**{k: d[k] for k in _RESUME_KEYS}, "manifest_hash": data_record["manifest_hash"],
             "duplication": data_record["duplication"], "excluded_keys": data_record["excluded_keys"],
-            "clip_fingerprint": clip_fp}
+            "clip_weights_sha256": clip_sha256}
 
 
 def _prepare_out(out: Path) -> None:
@@ -128,17 +132,125 @@ def _lr_at(step: int, base: float, warmup: int = 50) -> float:
     return base * min(1.0, (step + 1) / warmup)
 
 
-def train(settings: TrainSettings) -> TrainResult:
-    """Train (or resume) a generator into settings.out; returns when steps/minutes are used up."""
-    import torch
+@dataclass
+class _Run:
+    """The networks, optimiser and progress of one training run (mutable: every step updates them)."""
 
-    from audit.generate.text import TextConditioner
+    cfg: dict[str, Any]
+    unet: Any
+    ema: Any
+    opt: Any
+    step: int = 0
+    curve: list = field(default_factory=list)  # [step, mean loss of the last <= 10 steps]
+    resumed_from: int | None = None
+    window: list = field(default_factory=list)  # losses since the last curve point
 
+    def close_window(self) -> None:
+        """Add the losses since the last curve point to the curve (none when there are none)."""
+        if self.window:
+            self.curve.append([self.step, round(sum(self.window) / len(self.window), 6)])
+            self.window = []
+
+
+def _check_settings(settings: GeneratorTrainSettings) -> None:
     if settings.steps is None and settings.minutes is None:
         raise InputError("give --steps N or --minutes M", "e.g. --steps 2000")
     if settings.batch < 1 or settings.save_every < 1:
         raise InputError("--batch and --save-every must be at least 1")
     check_resolution(settings.resolution)
+
+
+def _stored_identity(state: dict[str, Any]) -> dict[str, Any]:
+    """The identity a saved state records (states saved before the rename call the CLIP hash clip_fingerprint)."""
+    stored = dict(state.get("identity", {}))
+    if "clip_fingerprint" in stored:
+        stored["clip_weights_sha256"] = stored.pop("clip_fingerprint")
+    return stored
+
+
+def _check_resumable(out: Path, state: dict[str, Any] | None, identity: dict[str, Any]) -> None:
+    if state is None:
+        return
+    stored = _stored_identity(state)
+    if stored != identity:
+        diff = sorted(k for k in identity if stored.get(k) != identity[k])
+        raise ArtefactError(f"{out} was trained with different {', '.join(diff)}; cannot resume",
+                            "use the same options, or a new --out directory")
+
+
+def _start_run(settings: GeneratorTrainSettings, text_width: int, state: dict[str, Any] | None) -> _Run:
+    """Fresh networks from the seed, or the saved ones of an interrupted run."""
+    import torch
+
+    cfg = unet_config(settings.preset, settings.resolution, text_width)
+    torch.manual_seed(settings.seed)
+    unet = build_unet(cfg).to(settings.device)
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    opt = torch.optim.AdamW(unet.parameters(), lr=settings.lr, weight_decay=0.0)
+    run = _Run(cfg, unet, ema, opt)
+    if state is not None:
+        unet.load_state_dict(state["unet"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        run.step, run.curve, run.resumed_from = int(state["step"]), list(state["loss_curve"]), int(state["step"])
+    return run
+
+
+def _save(run: _Run, settings: GeneratorTrainSettings, out: Path, text, record: dict[str, Any], identity: dict[str, Any]) -> None:
+    """Checkpoint (resumable state), EMA weights and meta.json at the current step."""
+    store.save_train_state({"step": run.step, "unet": run.unet.state_dict(), "ema": run.ema.state_dict(),
+                            "optimizer": run.opt.state_dict(), "loss_curve": run.curve, "identity": identity}, out)
+    weights_sha256 = store.save_weights(run.ema.state_dict(), out)
+    store.write_generator_meta(out, make_meta(
+        "generator", unet=run.cfg, preset=settings.preset, params=count_params(run.unet), schedule=DEFAULT_SCHEDULE,
+        resolution=settings.resolution, seed=settings.seed, batch=settings.batch, lr=settings.lr,
+        caption_dropout=settings.caption_dropout, ema_decay=settings.ema_decay, steps=run.step,
+        text_encoder={"name": text.name, "weights_sha256": text.weights_sha256, "context_length": text.context_length,
+                      "text_width": text.text_width, "frozen": True,
+                      "trained": "@random" not in text.name},
+        training={**record, "datasets": [str(Path(d).resolve()) for d in settings.datasets],
+                  "train_command": settings.command()},
+        loss_curve=run.curve, weights_sha256=weights_sha256,
+    ))
+
+
+def _batch_loss(run: _Run, settings: GeneratorTrainSettings, data, sched, cap_states, empty_state):
+    """The denoising loss of step `run.step`: batch, caption dropout, noise and timesteps all drawn from (seed, step)."""
+    import torch
+
+    g = torch.Generator().manual_seed(settings.seed * 1_000_003 + run.step)
+    idx = data.batch_indices(settings.seed, run.step, settings.batch)
+    x0 = torch.from_numpy(data.pixels[idx]).to(settings.device)
+    ctx = cap_states[torch.from_numpy(data.caption_of[idx])].clone()
+    drop = torch.rand(len(idx), generator=g) < settings.caption_dropout
+    ctx[drop] = empty_state
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.randint(0, sched.config.num_train_timesteps, (len(idx),), generator=g)
+    dev = settings.device
+    return denoising_loss(run.unet, sched, x0, ctx.to(dev), noise.to(dev), t.to(dev))
+
+
+def _update(run: _Run, settings: GeneratorTrainSettings, loss) -> None:
+    """One optimiser step (warm-up learning rate, clipped gradients) and the EMA update."""
+    import torch
+
+    for group in run.opt.param_groups:
+        group["lr"] = _lr_at(run.step, settings.lr)
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.unet.parameters(), 1.0)
+    run.opt.step()
+    decay = min(settings.ema_decay, (1 + run.step) / (10 + run.step))
+    with torch.no_grad():
+        for pe, pm in zip(run.ema.parameters(), run.unet.parameters()):
+            pe.lerp_(pm, 1 - decay)
+
+
+def train(settings: GeneratorTrainSettings) -> GeneratorTrainResult:
+    """Train (or resume) a generator into settings.out; returns when steps/minutes are used up."""
+    from audit.generate.text import TextConditioner
+
+    _check_settings(settings)
     out = Path(settings.out)
     _prepare_out(out)
     t_start = time.monotonic()
@@ -147,110 +259,55 @@ def train(settings: TrainSettings) -> TrainResult:
                               settings.exclude_keys)
     record = data.record()
     text = TextConditioner(settings.clip or default_clip(), device=settings.device)
-    identity = _identity(settings, record, text.fingerprint)
-
+    identity = _identity(settings, record, text.weights_sha256)
     state = store.load_train_state(out)
-    if state is not None and state.get("identity") != identity:
-        diff = sorted(k for k in identity if state.get("identity", {}).get(k) != identity[k])
-        raise ArtefactError(f"{out} was trained with different {', '.join(diff)}; cannot resume",
-                            "use the same options, or a new --out directory")
+    _check_resumable(out, state, identity)
 
     cap_states = text.encode(data.captions)  # once per unique caption
     empty_state = text.encode([""])[0]
-    cfg = unet_config(settings.preset, settings.resolution, text.text_width)
-    torch.manual_seed(settings.seed)
-    unet = build_unet(cfg).to(settings.device)
-    ema = copy.deepcopy(unet).requires_grad_(False)
-    opt = torch.optim.AdamW(unet.parameters(), lr=settings.lr, weight_decay=0.0)
-    step, curve, resumed_from = 0, [], None
-    if state is not None:
-        unet.load_state_dict(state["unet"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        step, curve, resumed_from = int(state["step"]), list(state["loss_curve"]), int(state["step"])
+    run = _start_run(settings, text.text_width, state)
     sched = training_scheduler(DEFAULT_SCHEDULE)
-    n_t = sched.config.num_train_timesteps
-    model_hash = None
-
-    def save(at_step: int) -> None:
-        nonlocal model_hash
-        store.save_train_state({"step": at_step, "unet": unet.state_dict(), "ema": ema.state_dict(),
-                                "optimizer": opt.state_dict(), "loss_curve": curve, "identity": identity}, out)
-        model_hash = store.save_weights(ema.state_dict(), out)
-        store.write_generator_meta(out, make_meta(
-            "generator", unet=cfg, preset=settings.preset, params=count_params(unet), schedule=DEFAULT_SCHEDULE,
-            resolution=settings.resolution, seed=settings.seed, batch=settings.batch, lr=settings.lr,
-            caption_dropout=settings.caption_dropout, ema_decay=settings.ema_decay, steps=at_step,
-            text_encoder={"name": text.name, "fingerprint": text.fingerprint, "context_length": text.context_length,
-                          "text_width": text.text_width, "frozen": True,
-                          "trained": "@random" not in text.name},
-            training={**record, "datasets": [str(Path(d).resolve()) for d in settings.datasets],
-                      "train_command": settings.command()},
-            loss_curve=curve, model_sha256=model_hash,
-        ))
 
     target = settings.steps if settings.steps is not None else None
     deadline = t_start + settings.minutes * 60 if settings.minutes is not None else math.inf
     pbar = bar(total=target or 0, desc="training generator", unit="step")
-    pbar.update(step)
-    window, last_loss, start_step, last_saved = [], None, step, (step if state is not None else None)
-    unet.train()
+    pbar.update(run.step)
+    last_loss, start_step, last_saved = None, run.step, (run.step if state is not None else None)
+    run.unet.train()
     try:
-        while (target is None or step < target) and time.monotonic() < deadline:
-            g = torch.Generator().manual_seed(settings.seed * 1_000_003 + step)
-            idx = data.batch_indices(settings.seed, step, settings.batch)
-            x0 = torch.from_numpy(data.pixels[idx]).to(settings.device)
-            ctx = cap_states[torch.from_numpy(data.caption_of[idx])].clone()
-            drop = torch.rand(len(idx), generator=g) < settings.caption_dropout
-            ctx[drop] = empty_state
-            noise = torch.randn(x0.shape, generator=g)
-            t = torch.randint(0, n_t, (len(idx),), generator=g)
-            dev = settings.device
-            loss = denoising_loss(unet, sched, x0, ctx.to(dev), noise.to(dev), t.to(dev))
+        while (target is None or run.step < target) and time.monotonic() < deadline:
+            loss = _batch_loss(run, settings, data, sched, cap_states, empty_state)
             value = float(loss.detach())
             if not math.isfinite(value):
                 kept = f"the last good checkpoint (step {last_saved}) is kept in {out}" if last_saved is not None \
                     else "no checkpoint had been saved yet"
-                raise TrainingError(f"loss became {value} at step {step}; training stopped, {kept}",
+                raise TrainingError(f"loss became {value} at step {run.step}; training stopped, {kept}",
                                     "lower --lr (or check the images), then resume")
-            for group in opt.param_groups:
-                group["lr"] = _lr_at(step, settings.lr)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-            opt.step()
-            decay = min(settings.ema_decay, (1 + step) / (10 + step))
-            with torch.no_grad():
-                for pe, pm in zip(ema.parameters(), unet.parameters()):
-                    pe.lerp_(pm, 1 - decay)
-            step += 1
-            window.append(value)
+            _update(run, settings, loss)
+            run.step += 1
+            run.window.append(value)
             last_loss = value
-            if len(window) == 10:
-                curve.append([step, round(sum(window) / len(window), 6)])
-                window = []
+            if len(run.window) == 10:
+                run.close_window()
             pbar.update(1)
             pbar.set_postfix(loss=f"{value:.4f}")
-            if step % settings.save_every == 0:
-                if window:
-                    curve.append([step, round(sum(window) / len(window), 6)])
-                    window = []
-                save(step)
-                last_saved = step
+            if run.step % settings.save_every == 0:
+                run.close_window()
+                _save(run, settings, out, text, record, identity)
+                last_saved = run.step
     finally:
         pbar.close()
-    if last_saved != step or not (out / store.WEIGHTS_NAME).is_file():
-        if window:
-            curve.append([step, round(sum(window) / len(window), 6)])
-        save(step)
-    return TrainResult(
+    if last_saved != run.step or not (out / store.WEIGHTS_NAME).is_file():
+        run.close_window()
+        _save(run, settings, out, text, record, identity)
+    return GeneratorTrainResult(
         out,
-        step,
-        step - start_step,
+        run.step,
+        run.step - start_step,
         len(data.excluded),
         tuple(data.unmatched_authors()),
         last_loss,
         time.monotonic() - t_start,
-        resumed_from,
-        count_params(unet),
+        run.resumed_from,
+        count_params(run.unet),
     )

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from audit import perceptual
 from audit.atomic import atomic_dir, atomic_path
 from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
-from audit.index.hashes import image_hashes
 from audit.index.layout import (
     BUILD_FILES,
     DENYLIST_NAME,
@@ -30,7 +30,7 @@ from audit.index.layout import (
     read_index_meta,
 )
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
-from audit.meta import META_NAME, make_meta, write_meta
+from audit.meta import META_NAME, make_meta, recorded, write_meta
 from audit.progress import bar
 from audit.records import MANIFEST_NAME, manifest_hash, read_manifest, resolve_paths
 
@@ -59,7 +59,7 @@ def resolve_source(source: str | Path, out: Path) -> tuple[Path, Path]:
 
 
 def _same_inputs(meta: dict[str, Any], want: dict[str, Any]) -> bool:
-    return all(meta.get(k) == v for k, v in want.items())
+    return all(recorded(meta, k) == v for k, v in want.items())  # recorded: indices written before a key rename
 
 
 def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
@@ -104,8 +104,8 @@ def _embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.nd
             except ImageError as exc:
                 out["reason"][i] = exc.message
                 continue
-            h = image_hashes(img)
-            out["phash"][i], out["dhash"][i] = h["phash"], h["dhash"]
+            h = perceptual.encode(img)
+            out["phash"][i], out["dhash"][i] = h.phash, h.dhash
             imgs.append(img)
             rows.append(i)
         if imgs:
@@ -120,7 +120,7 @@ def work_dir(out: Path, want: dict[str, Any]) -> Path:
     """Where finished embedding chunks wait, so an interrupted build resumes (deleted after success)."""
     from audit.meta import sha256_strings
 
-    tag = sha256_strings([want["manifest_hash"], want["model_fingerprint"], want["dataset_dir"]])[:12]
+    tag = sha256_strings([want["manifest_hash"], want["weights_sha256"], want["dataset_dir"]])[:12]
     return out.parent / f".{out.name}.work-{tag}"
 
 
@@ -230,7 +230,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
     emb = load_embedder(model, device=device)
     want = {
         "manifest_hash": manifest_hash(df),
-        "model_fingerprint": emb.fingerprint,
+        "weights_sha256": emb.weights_sha256,
         "factory_requested": factory,
         "dataset_dir": str(dataset_dir.resolve()),
     }

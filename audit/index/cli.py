@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from audit.meta import weights_sha256
+
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -38,7 +40,7 @@ def summary_lines(meta: dict) -> list[str]:
     params = ", ".join(f"{k}={v}" for k, v in (meta.get("params") or {}).items())
     how = "exact" if meta.get("exact") else f"approximate, exact re-rank x{meta.get('rerank_factor')}"
     return [
-        f"model       {meta.get('model')} (fingerprint {str(meta.get('model_fingerprint'))[:16]})",
+        f"model       {meta.get('model')} (weights sha256 {str(weights_sha256(meta))[:16]})",
         f"vectors     {meta.get('count')} x {meta.get('dim')} ({meta.get('vectors_dtype', 'float32')})",
         f"factory     {' '.join(x for x in (str(meta.get('factory')), params) if x)} ({how})",
         f"dataset     {meta.get('dataset_dir')}",

@@ -38,11 +38,6 @@ DENSE_BITS = 22
 MAX_PROBE_ROWS = 2_000_000
 
 
-def hamming(a: int, b: int) -> int:
-    """Hamming distance of two 64-bit hashes given as Python ints (negative ints taken as two's complement)."""
-    return ((int(a) ^ int(b)) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
-
-
 def mirror_hash(h: np.ndarray | int) -> np.ndarray:
     """The pHash a horizontally flipped copy would have (approximately, see MIRROR_MASK)."""
     return np.asarray(h, np.uint64) ^ MIRROR_MASK

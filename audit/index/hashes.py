@@ -1,4 +1,5 @@
-"""Perceptual hashes (pHash + dHash, 64 bits as uint64) and a faiss binary index for near-duplicate lookup.
+"""A faiss binary index over an index's perceptual hashes (audit.perceptual: pHash + dHash, 64 bits as uint64)
+for near-duplicate lookup.
 
 Global hashes miss horizontal flips, so lookups also hash the mirrored query (NOTES: copy detection).
 """
@@ -9,22 +10,12 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
-from audit.index.hamming import hamming  # noqa: F401  (re-exported: audit.removal.tombstones imports it here)
+from audit.perceptual import encode_with_mirror
 
+#: Columns of hashes.parquet, each a field of audit.perceptual.PerceptualHash.
 HASH_KINDS = ("phash", "dhash")
-
-
-def _bits_to_uint64(bits: np.ndarray) -> int:
-    return int.from_bytes(np.packbits(np.asarray(bits, dtype=bool).ravel()).tobytes(), "big")
-
-
-def image_hashes(img: Image.Image) -> dict[str, int]:
-    """{'phash': uint64, 'dhash': uint64} of an RGB image."""
-    import imagehash
-
-    return {"phash": _bits_to_uint64(imagehash.phash(img).hash), "dhash": _bits_to_uint64(imagehash.dhash(img).hash)}
 
 
 def to_codes(values: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -64,12 +55,11 @@ class HashIndex:
         """
         kinds = HASH_KINDS if kind == "both" else (kind,)
         per_kind: list[dict[int, tuple[int, bool]]] = []
-        mirror = ImageOps.mirror(img)
-        queries = (image_hashes(img), image_hashes(mirror))
+        direct, mirrored_hashes = encode_with_mirror(img)
         for kd in kinds:
             index = self.indices[kd]
             best: dict[int, tuple[int, bool]] = {}
-            codes = to_codes([queries[0][kd], queries[1][kd]])
+            codes = to_codes([getattr(direct, kd), getattr(mirrored_hashes, kd)])
             lims, dist, rows = index.range_search(codes, max_distance + 1)  # strict '<' radius
             for qi, mirrored in ((0, False), (1, True)):
                 for r, d in zip(rows[lims[qi]:lims[qi + 1]], dist[lims[qi]:lims[qi + 1]]):

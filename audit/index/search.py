@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +17,7 @@ from audit.index import layout
 from audit.index.denylist import read_denylist
 from audit.index.layout import FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
+from audit.meta import weights_sha256
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,11 @@ class SearchHit:
         return asdict(self)
 
 
-def hits_frame(hits: Iterable[SearchHit]) -> pd.DataFrame:
-    cols = list(SearchHit.__dataclass_fields__)
-    return pd.DataFrame([h.as_dict() for h in hits], columns=cols)
+def hits_frame(hits: Iterable[Any], columns: Sequence[str] = tuple(SearchHit.__dataclass_fields__)) -> pd.DataFrame:
+    """One row per hit, `columns` in order (also with no hits): search hits by default; opt-out lookups pass
+    `LookupHit.COLUMNS`."""
+    cols = list(columns)
+    return pd.DataFrame([{c: getattr(h, c) for c in cols} for h in hits], columns=cols)
 
 
 def _opt(v: Any) -> str | None:
@@ -120,10 +123,10 @@ class SearchIndex:
     # ---- model ----------------------------------------------------------------------------------
     def use_embedder(self, emb: Any) -> None:
         """Query with an already loaded model; it must be the one the index was built with."""
-        if emb.fingerprint != self.meta.get("model_fingerprint"):
+        if emb.weights_sha256 != weights_sha256(self.meta):
             raise IndexMismatchError(
                 f"index {self.dir} was built with model {self.meta.get('model')} "
-                f"({str(self.meta.get('model_fingerprint'))[:12]}), the query model is {emb.name} ({emb.fingerprint[:12]})",
+                f"({str(weights_sha256(self.meta))[:12]}), the query model is {emb.name} ({emb.weights_sha256[:12]})",
                 f"query with --model {self.meta.get('model')} or rebuild the index with the new model")
         self._embedder = emb
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from audit.index.hamming import hamming
+from audit import perceptual
+from audit.similarity import ssim
 
 #: Side (pixels) images are brought to for feature extraction and alignment.
 WORK_SIDE = 256
@@ -180,8 +181,6 @@ def _standardise_to(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.nd
 def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> AlignedScores:
     """Warp the query onto the candidate and measure how much of the pixels agree."""
     cv2 = _cv2()
-    from skimage.metrics import structural_similarity
-
     h, w = cand.gray.shape
     warped = cv2.warpAffine(query.rgb, alignment.matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     ones = np.full(query.gray.shape, 255, np.uint8)
@@ -199,8 +198,7 @@ def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> Ali
     g_q = cv2.resize(g_q, small, interpolation=cv2.INTER_AREA)
     g_c = cv2.resize(g_c, small, interpolation=cv2.INTER_AREA)
     m_small = cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST) > 0
-    _, smap = structural_similarity(g_q, g_c, data_range=255, full=True, win_size=7)
-    ssim = float(smap[m_small].mean()) if m_small.any() else 0.0
+    overlap_ssim = ssim(g_q, g_c, data_range=255, mask=m_small)
     diff = (matched - ref) / 255.0
     diff[~mask] = 0.0
     worst = 0.0
@@ -212,15 +210,7 @@ def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> Ali
                 continue
             d = diff[ys:ye, xs:xe][tm]
             worst = max(worst, float(np.sqrt(np.mean(d * d))))
-    return AlignedScores(ssim, worst, overlap)
-
-
-def phash_int(img: Image.Image) -> int:
-    """64-bit DCT perceptual hash as an int (imagehash's pHash, the index's convention)."""
-    import imagehash
-
-    bits = imagehash.phash(img).hash.flatten()
-    return int("".join("1" if b else "0" for b in bits), 2)
+    return AlignedScores(overlap_ssim, worst, overlap)
 
 
 @dataclass(frozen=True)
@@ -234,8 +224,8 @@ class Query:
 
 
 def prepare_query(img: Image.Image, detector: str = "orb") -> Query:
-    flipped = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return Query(prepare(img, detector), prepare(flipped, detector), phash_int(img), phash_int(flipped))
+    flipped = perceptual.mirror(img)
+    return Query(prepare(img, detector), prepare(flipped, detector), perceptual.phash(img), perceptual.phash(flipped))
 
 
 @dataclass(frozen=True)
@@ -265,8 +255,8 @@ def centre_square(img: Image.Image) -> Image.Image | None:
 def prepare_candidate(img: Image.Image, detector: str = "orb") -> Candidate:
     square = centre_square(img)
     if square is None:
-        return Candidate(prepare(img, detector), phash_int(img))
-    return Candidate(prepare(img, detector), phash_int(img), grid_pixels(square), phash_int(square))
+        return Candidate(prepare(img, detector), perceptual.phash(img))
+    return Candidate(prepare(img, detector), perceptual.phash(img), grid_pixels(square), perceptual.phash(square))
 
 
 def measure(q: Query, c: Candidate, clip_cosine: float = float("nan")):
@@ -274,11 +264,11 @@ def measure(q: Query, c: Candidate, clip_cosine: float = float("nan")):
     from audit.memorisation.verdict import PairScores
 
     l2 = tiled_l2(q.direct.grid, c.features.grid)
-    dist = min(hamming(q.phash, c.phash), hamming(q.phash_mirror, c.phash))
+    dist = min(perceptual.distance(q.phash, c.phash), perceptual.distance(q.phash_mirror, c.phash))
     if c.crop_grid is not None and c.crop_phash is not None and q.direct.rgb.shape[0] == q.direct.rgb.shape[1]:
         # A square generation against a non-square training image: also compare the centre crop.
         l2 = min(l2, tiled_l2(q.direct.grid, c.crop_grid), tiled_l2(q.mirror.grid, c.crop_grid))
-        dist = min(dist, hamming(q.phash, c.crop_phash), hamming(q.phash_mirror, c.crop_phash))
+        dist = min(dist, perceptual.distance(q.phash, c.crop_phash), perceptual.distance(q.phash_mirror, c.crop_phash))
     a = best_alignment(q.direct, q.mirror, c.features)
     if a is None:
         return PairScores(clip_cosine=clip_cosine, phash_distance=dist, tiled_l2=l2)

@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from audit.similarity import SSIM_WINDOW, ssim
+
 #: Queries whose longest native side is at most this get the low-resolution path (geometry is weak below).
 LOWRES_MAX_SIDE = 64
 #: Below this side SSIM's 7x7 window has too little to work with: no low-resolution evidence.
@@ -34,7 +36,7 @@ THUMB = 32
 SAME_IMAGE_NCC = 0.95
 #: Carlini et al. 2023 compare with the mean distance to the n = 50 nearest other training images.
 RATIO_NEIGHBOURS = 50
-#: Local grey-level std (0–255) above which a 7x7 window carries structure.
+#: Local grey-level std (0–255) above which an SSIM window (7x7) carries structure.
 FLAT_STD = 8.0
 #: The thumbnail channel is built only for indexes with at most this many images (32x32 float32 each).
 MAX_THUMB_ITEMS = 50_000
@@ -62,17 +64,16 @@ def grey(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
 def structure_ssim(q: np.ndarray, c: np.ndarray) -> float:
     """SSIM of grey `q` vs `c` (same shape) over windows with structure, after matching q's mean/std to c's."""
     import cv2
-    from skimage.metrics import structural_similarity
 
     q = (q - q.mean()) / max(float(q.std()), 4.0) * max(float(c.std()), 4.0) + c.mean()
-    _, smap = structural_similarity(q, c, data_range=255.0, win_size=7, full=True)
+    win = (SSIM_WINDOW, SSIM_WINDOW)
 
     def local_std(x: np.ndarray) -> np.ndarray:
-        m = cv2.blur(x, (7, 7))
-        return np.sqrt(np.maximum(cv2.blur(x * x, (7, 7)) - m * m, 0.0))
+        m = cv2.blur(x, win)
+        return np.sqrt(np.maximum(cv2.blur(x * x, win) - m * m, 0.0))
 
     mask = (local_std(q) > FLAT_STD) | (local_std(c) > FLAT_STD)
-    return float(smap[mask].mean()) if mask.mean() >= 0.05 else 0.0
+    return ssim(q, c, data_range=255.0, mask=mask) if mask.mean() >= 0.05 else 0.0
 
 
 def lowres_ssim(query: Image.Image, training: Image.Image) -> float:

@@ -34,7 +34,7 @@ from audit.memorisation.scan import (
     verdict_counts,
 )
 from audit.memorisation.verdict import COPY, SIMILAR, Thresholds
-from audit.meta import make_meta, sha256_strings, write_meta
+from audit.meta import make_meta, sha256_strings, weights_sha256, write_meta
 
 REPORT_FILES = ("matches.parquet", "summary.json", "report.html")
 EVIDENCE_COLUMNS = ("tiled_l2", "inliers", "aligned_l2", "ssim", "overlap", "mirrored", "rotation_deg", "scale",
@@ -133,7 +133,7 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
         write_report(tmp / "report.html", result, summary, t)
         write_meta(tmp, make_meta(
             "memorisation-report", index_dir=str(index_dir), index_model=index.meta.get("model"),
-            index_fingerprint=index.meta.get("model_fingerprint"), index_manifest_hash=index.meta.get("manifest_hash"),
+            index_weights_sha256=weights_sha256(index.meta), index_manifest_hash=index.meta.get("manifest_hash"),
             inputs_hash=sha256_strings(str(p) for p, _, _ in queries), seed=seed, thresholds=t.to_dict(),
         ))
     return summary

@@ -19,6 +19,14 @@ COPY, SIMILAR, NOVEL = "copy", "similar", "novel"
 VERDICTS = (COPY, SIMILAR, NOVEL)
 LOWRES_REASON = "same content at the generation's low resolution"
 
+#: The other definition of a copy, for a different question. `audit generate measure` already knows which
+#: training item a sample should copy (the one whose caption prompted it) and compares the two at the training
+#: resolution: a copy when the whole-image RMS distance (pixels in [0, 1]) is below this. The scan does not know
+#: the item, searches the whole training set and needs evidence robust to crops and edits, so it decides with
+#: `Thresholds` below (worst 4x4-tile RMS `tiled_l2`, alignment, SSIM). A mean over the whole image forgives a
+#: local difference the worst tile would not: the two numbers measure different things (docs/MEMORISATION.md).
+KNOWN_ITEM_COPY_RMS = 0.1
+
 
 @dataclass(frozen=True)
 class Thresholds:

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 from audit import config
 from audit.atomic import atomic_dir, atomic_path, write_json
 from audit.errors import InputError
-from audit.meta import make_meta, write_meta
+from audit.meta import make_meta, weights_sha256, write_meta
 from audit.optout.match import CheckResult, _finish, check_manifest
 from audit.optout.registry import open_registry
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths, write_manifest
@@ -93,13 +93,13 @@ def unknown_rows(res: CheckResult, extra_unknown: list[pd.DataFrame], covered: s
             .reset_index()[UNKNOWN_COLUMNS])
 
 
-def _same_model(embed_model: object, name: str | None, fingerprint: str | None) -> bool:
-    """Was an example embedded with the index's model? `name#fingerprint` entries compare weights too
+def _same_model(embed_model: object, name: str | None, weights: str | None) -> bool:
+    """Was an example embedded with the index's model? `name#weights_sha256[:16]` entries compare weights too
     (a retrained checkpoint keeps its name but its embeddings are not comparable)."""
     if not isinstance(embed_model, str) or not name:
         return False
-    ename, _, efp = embed_model.partition("#")
-    return ename == name and (not efp or not fingerprint or str(fingerprint).startswith(efp))
+    ename, _, prefix = embed_model.partition("#")
+    return ename == name and (not prefix or not weights or str(weights).startswith(prefix))
 
 
 def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path, min_score: float) -> pd.DataFrame:
@@ -115,9 +115,9 @@ def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path
     from audit.optout.lookup import neighbours_above
 
     idx = open_index(index_dir)
-    model, fingerprint = idx.meta.get("model") or idx.meta.get("model_name"), idx.meta.get("model_fingerprint")
+    model, weights = idx.meta.get("model") or idx.meta.get("model_name"), weights_sha256(idx.meta)
     has = ex["embedding"].notna() if "embedding" in ex else pd.Series(False, index=ex.index)
-    usable = ex[has & ex["embed_model"].map(lambda m: _same_model(m, model, fingerprint))]
+    usable = ex[has & ex["embed_model"].map(lambda m: _same_model(m, model, weights))]
     if not len(usable):
         got = sorted({str(m).partition("#")[0] for m in ex.loc[has, "embed_model"]}) or ["none"]
         raise InputError(

@@ -18,6 +18,7 @@ from typing import BinaryIO
 from xml.parsers import expat
 
 from audit.optout.base import ALLOW, DISALLOW, NONE, UNKNOWN, USES, Signal, clip, unreadable
+from audit.provenance.context import make_context
 
 MAX_SCAN_BYTES = 8 * 1024 * 1024
 MAX_PACKETS = 8
@@ -209,8 +210,7 @@ def parse_c2pa(data: bytes | BinaryIO, mime: str, location: str = "") -> tuple[S
         return ()
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
-        ctx = c2pa.Context.from_dict({"verify": {"remote_manifest_fetch": False}})
-        reader = c2pa.Reader.try_create(mime, stream, context=ctx)
+        reader = c2pa.Reader.try_create(mime, stream, context=make_context())
     except Exception as exc:  # noqa: BLE001 - c2pa raises its own error types for broken manifests
         return (Signal("c2pa", "unreadable C2PA manifest", "all-tdm", UNKNOWN, USES, clip(str(exc)), None, location, C2PA_RULE),)
     if reader is None:

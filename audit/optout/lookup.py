@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 
@@ -31,6 +32,9 @@ class LookupHit:
     reason: str
     caption: str = ""
     author: str = ""
+
+    #: Column order of a table of lookup hits (audit.index.search.hits_frame).
+    COLUMNS: ClassVar[tuple[str, ...]] = ("query", "key", "method", "score", "reason", "author", "caption", "path")
 
 
 def _rows(source: str | Path) -> pd.DataFrame:
@@ -132,9 +136,6 @@ def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 1
     return sorted(out.values(), key=lambda h: (h.method != "phash", -h.score if h.method == "clip" else h.score))
 
 
-def hits_frame(hits: list[LookupHit]) -> pd.DataFrame:
-    cols = ["query", "key", "method", "score", "reason", "author", "caption", "path"]
-    return pd.DataFrame([{c: getattr(h, c) for c in cols} for h in hits], columns=cols)
 
 
 def file_artist_optout(

@@ -277,18 +277,17 @@ class Registry:
 
     def add_image(self, image: str | Path, *, artist: str | None = None, embedder: Any = None, **fields: Any) -> tuple[Entry, bool]:
         """Register an example image by its sha256, perceptual hash and (optionally) CLIP embedding only."""
-        import imagehash
-
         from audit.images import load_rgb
         from audit.meta import sha256_file
+        from audit.perceptual import phash_hex
 
         img = load_rgb(image)
-        ph = str(imagehash.phash(img))
+        ph = phash_hex(img)
         emb = model = None
         if embedder is not None:
             emb = embedder.embed_images([img], progress=False)[0]
-            fp = getattr(embedder, "fingerprint", "") or ""
-            model = f"{embedder.name}#{fp[:16]}" if fp else embedder.name  # name + weights: see apply._same_model
+            weights = getattr(embedder, "weights_sha256", "") or ""
+            model = f"{embedder.name}#{weights[:16]}" if weights else embedder.name  # name + weights: see apply._same_model
         return self.add(
             "image",
             sha256_file(image),

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from audit import __version__
 from audit.errors import ArtefactError, ManifestError, ProvenanceError
 from audit.generate import samples_layout
-from audit.meta import read_meta, sha256_file
+from audit.meta import read_meta, sha256_file, weights_sha256
 
 AUDIT_LABEL = "org.genaudit.audit"
 SCHEMA = "org.genaudit.audit/1"
@@ -34,14 +34,14 @@ class GeneratorInfo:
     """The model that made the image, as recorded in its model dir's meta.json."""
 
     name: str
-    checkpoint_sha256: str | None = None
+    weights_sha256: str | None = None
     training_manifest_sha256: str | None = None
     optout_summary: Mapping[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
-        if self.checkpoint_sha256:
-            out["checkpoint_sha256"] = self.checkpoint_sha256
+        if self.weights_sha256:
+            out["weights_sha256"] = self.weights_sha256
         if self.training_manifest_sha256:
             out["training_manifest_sha256"] = self.training_manifest_sha256
         return out
@@ -78,7 +78,7 @@ def read_generator(model_dir: str | Path) -> GeneratorInfo:
     """GeneratorInfo from a generator model dir (meta.json kind="generator"); hashes the checkpoint if meta lacks it."""
     model_dir = Path(model_dir)
     meta = read_meta(model_dir, kind="generator")
-    ckpt_hash = _first(meta, "checkpoint_sha256", "weights_sha256", "sha256")
+    ckpt_hash = weights_sha256(meta) or _first(meta, "sha256")
     if ckpt_hash is None:
         for name in ("model.safetensors", "model.pt"):
             if (model_dir / name).is_file():
@@ -90,7 +90,7 @@ def read_generator(model_dir: str | Path) -> GeneratorInfo:
     optout = _first(meta, "optout_summary", "optout", "optout_check")
     return GeneratorInfo(
         name=str(_first(meta, "name", "model_name") or model_dir.name),
-        checkpoint_sha256=ckpt_hash,
+        weights_sha256=ckpt_hash,
         training_manifest_sha256=manifest_hash,
         optout_summary=optout if isinstance(optout, Mapping) else None,
     )

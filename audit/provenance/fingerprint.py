@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit import perceptual
+
 #: accept a fingerprint match when pHash and dHash distances sum to at most this (of 128 bits);
 #: unrelated images sit around 64 (see benchmarks/durable_bench.py false recoveries).
 MAX_DISTANCE = 20
@@ -20,6 +22,8 @@ MIN_SIMILARITY = 0.98
 
 @dataclass(frozen=True)
 class Fingerprint:
+    """pHash + dHash of a stamped image (audit.perceptual), compared as one 128-bit code."""
+
     phash: int
     dhash: int
 
@@ -27,33 +31,19 @@ class Fingerprint:
     def informative(self) -> bool:
         """False for flat or near-flat images (dHash almost all 0 or 1): their hashes collide with every other
         flat image, so a distance says nothing (measured: a plain-colour wallpaper matched another at 0)."""
-        ones = bin(self.dhash).count("1")
+        ones = self.dhash.bit_count()
         return 4 <= ones <= 60
 
     def distance(self, other: "Fingerprint") -> int:
-        return bin(self.phash ^ other.phash).count("1") + bin(self.dhash ^ other.dhash).count("1")
-
-
-def _to_int(h) -> int:
-    return int("".join("1" if b else "0" for b in np.asarray(h.hash).flatten()), 2)
+        return perceptual.distance(self.phash, other.phash) + perceptual.distance(self.dhash, other.dhash)
 
 
 def fingerprint(rgb: np.ndarray) -> Fingerprint:
     """pHash and dHash of an RGB uint8 array."""
-    import imagehash
     from PIL import Image
 
-    img = Image.fromarray(rgb)
-    return Fingerprint(_to_int(imagehash.phash(img)), _to_int(imagehash.dhash(img)))
-
-
-def to_signed(v: int) -> int:
-    """SQLite INTEGER is signed 64-bit."""
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
-def from_signed(v: int) -> int:
-    return v + (1 << 64) if v < 0 else v
+    h = perceptual.encode(Image.fromarray(rgb))
+    return Fingerprint(h.phash, h.dhash)
 
 
 def similarity(a: np.ndarray, b: np.ndarray, side: int = 64) -> float:

@@ -24,6 +24,7 @@ from audit.provenance.assertions import (
     read_verdicts,
 )
 from audit.provenance.ca import DEFAULT_CA_DIR, CertificateAuthority, algorithm_for, init_ca, load_ca
+from audit.provenance.context import c2pa_message, make_context
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class StampResult:
 
 
 def _c2pa_error(exc: Exception, name: str) -> ProvenanceError:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = c2pa_message(exc)
     if "could not be parsed" in text or "out of range" in text or "invalid header" in text:
         return ProvenanceError(f"{name}: corrupt or truncated image ({text})", "re-export or remove the file")
     return ProvenanceError(f"{name}: c2pa could not sign it ({text})")
@@ -73,14 +74,7 @@ class Stamper:
             self._signer = c2pa.Signer.from_info(c2pa.C2paSignerInfo(alg, self.ca.chain_pem, self.ca.key_pem, tsa_url))
         except Exception as exc:
             raise ProvenanceError(f"{self.ca.directory}: c2pa rejected the signing certificate ({exc})") from None
-        from audit import __version__
-
-        self._context = c2pa.Context.from_dict({
-            "verify": {"remote_manifest_fetch": False},
-            "trust": {"user_anchors": self.ca.root_pem.decode()},
-            "builder": {"claim_generator_info": {"name": "genaudit", "version": __version__},
-                        "thumbnail": {"enabled": bool(thumbnail)}},
-        })
+        self._context = make_context(trust_anchors=self.ca.root_pem.decode(), signer=True, thumbnail=thumbnail)
 
     def close(self) -> None:
         if self._store is not None:

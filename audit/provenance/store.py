@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Iterator
 from audit import config
 from audit.atomic import atomic_path
 from audit.errors import ArtefactError, RegistryError
-from audit.provenance.fingerprint import Fingerprint, from_signed, to_signed
+from audit.perceptual import from_int64, to_int64
+from audit.provenance.fingerprint import Fingerprint
 
 if TYPE_CHECKING:
     from audit.provenance.local_features import LocalFeatures
@@ -123,8 +124,8 @@ class ManifestStore:
             (self.directory / rel).parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(self.directory / rel, suffix=Path(rel).suffix) as tmp:
                 tmp.write_bytes(data)
-        row = (wm_id, signed_rel, manifest_rel, sha256_bytes(signed), mime, width, height, to_signed(fp.phash),
-               to_signed(fp.dhash), readback_errors, psnr, title, time.time())
+        row = (wm_id, signed_rel, manifest_rel, sha256_bytes(signed), mime, width, height, to_int64(fp.phash),
+               to_int64(fp.dhash), readback_errors, psnr, title, time.time())
         with self._db:
             self._db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             if local is not None:
@@ -161,7 +162,7 @@ class ManifestStore:
 
     def _entry(self, row) -> Entry:
         return Entry(self.directory, row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-                     Fingerprint(from_signed(row[7]), from_signed(row[8])), row[9], row[10], row[11])
+                     Fingerprint(from_int64(row[7]), from_int64(row[8])), row[9], row[10], row[11])
 
     _COLS = ("wm_id, signed_file, manifest_file, signed_sha256, mime, width, height, phash, dhash, "
              "readback_errors, psnr, title")

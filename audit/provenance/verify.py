@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from audit.errors import InputError, ProvenanceError
 from audit.provenance.assertions import AUDIT_LABEL, MINING_LABELS, mime_type
 from audit.provenance.ca import DEFAULT_CA_DIR, ROOT_CERT, load_trust_pem
+from audit.provenance.context import c2pa_message, make_context
 
 TRUSTED, VALID, INVALID, NO_MANIFEST = "Trusted", "Valid", "Invalid", "NoManifest"
 
@@ -85,13 +86,8 @@ class Verifier:
     """One c2pa Context (trust settings) reused for many images."""
 
     def __init__(self, ca: str | Path | None = None, trust: str | Path | None = None):
-        import c2pa
-
         anchors, self.trust = _trust_anchors(ca, trust)
-        settings: dict[str, Any] = {"verify": {"remote_manifest_fetch": False}}
-        if anchors:
-            settings["trust"] = {"user_anchors": anchors}
-        self._context = c2pa.Context.from_dict(settings)
+        self._context = make_context(trust_anchors=anchors)
 
     def close(self) -> None:
         self._context.close()
@@ -109,8 +105,8 @@ class Verifier:
         try:
             reader = c2pa.Reader.try_create(mime, io.BytesIO(data), context=self._context)
         except Exception as exc:
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ProvenanceError(f"{name}: cannot be read as {mime} ({text})", "is the file truncated or mislabelled?") from None
+            raise ProvenanceError(f"{name}: cannot be read as {mime} ({c2pa_message(exc)})",
+                                  "is the file truncated or mislabelled?") from None
         if reader is None:
             return None
         with reader:

@@ -39,15 +39,15 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
     file, which still exists when the plan is written: a tombstone with no pHash would let a re-encoded or
     resized copy of the image back in."""
     from audit.images import load_rgb
+    from audit.perceptual import phash_hex
     from audit.records import resolve_paths
-    from audit.removal.tombstones import phash_of
 
     out = []
     for sha, ph, path in zip(rows["sha256"], rows["phash"] if "phash" in rows else [None] * len(rows),
                              resolve_paths(rows, dataset)):
         ph = None if ph is None or ph != ph or not str(ph).strip() else str(ph)
         if ph is None and Path(path).is_file():
-            ph = phash_of(load_rgb(path))
+            ph = phash_hex(load_rgb(path))
         out.append([str(sha), ph])
     return out
 

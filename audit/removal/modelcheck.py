@@ -96,7 +96,7 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
     counts = summary.get("counts") or {}
     copies, similar = int(counts.get(COPY, 0)), int(counts.get(SIMILAR, 0))
     outcome = "copies-found" if copies else "no-copy-found"
-    write_meta(out, make_meta("removal-model-check", request_id=request_id, model_hash=sampled.model_hash,
+    write_meta(out, make_meta("removal-model-check", request_id=request_id, weights_sha256=sampled.weights_sha256,
                               prompts_sha256=[hashlib.sha256(p.encode()).hexdigest() for p in prompts],
                               photos_sha256=photo_hashes, n=n, steps=steps, seed=seed, index_model=index_model,
                               generated=sampled.count, copies=copies, similar=similar, outcome=outcome,
@@ -104,5 +104,5 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
                               report_html=f"deleted: it embeds thumbnails of the reviewer's photos ({REPORT_HTML})"))
     with transaction(conn):
         append_log(conn, f"model-check:{outcome}:copies={copies}:similar={similar}", request_id,
-                   [sampled.model_hash, *photo_hashes], hashed=True)
+                   [sampled.weights_sha256, *photo_hashes], hashed=True)
     return ModelCheck(request_id, str(model_dir), str(out), sampled.count, copies, similar, outcome, MINIMISATION_NOTE)

@@ -2,7 +2,7 @@
 
 An erasure only drops rows: every remaining row's CLIP vector and perceptual hashes are already in the index
 (vectors.npy, hashes.parquet), computed from the same file (same key, path and sha256) by the same model
-(same fingerprint). Re-embedding 99k images to drop 1k would cost the full build time for nothing. So the
+(same weights). Re-embedding 99k images to drop 1k would cost the full build time for nothing. So the
 rebuild copies the stored rows of the filtered manifest and trains/fills a fresh faiss index through the
 shared build tail (audit.index.build.finish_index_dir), giving the layout and meta.json `audit index build` writes
 for that manifest (a later plain build sees it as up to date). Any row that cannot be reused (the manifest
@@ -68,6 +68,7 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
     from audit.index import build_index, layout
     from audit.index.build import finish_index_dir
     from audit.index.vectors import key_ids
+    from audit.meta import recorded, weights_sha256
     from audit.records import MANIFEST_NAME, manifest_hash, read_manifest
 
     dataset, index_dir = Path(dataset), Path(index_dir)
@@ -75,7 +76,7 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
     old_meta = layout.read_index_meta(index_dir)
     device = str(old_meta.get("device") or "cpu")
     emb = load_embedder(model, device=device)
-    want = {"manifest_hash": manifest_hash(df), "model_fingerprint": emb.fingerprint, "factory_requested": factory,
+    want = {"manifest_hash": manifest_hash(df), "weights_sha256": emb.weights_sha256, "factory_requested": factory,
             "dataset_dir": str(dataset.resolve())}
 
     def full(why: str) -> Rebuild:
@@ -83,11 +84,11 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
         return Rebuild("full", len(df), 0, why)
 
     complete = not layout.missing_files(index_dir, layout.BUILD_FILES)
-    if complete and all(old_meta.get(k) == v for k, v in want.items()):
+    if complete and all(recorded(old_meta, k) == v for k, v in want.items()):
         return Rebuild("up-to-date", len(df), 0, "the index already matches the manifest")  # re-run after a crash
     if not complete:
         return full("the old index is incomplete")
-    if old_meta.get("model_fingerprint") != emb.fingerprint:
+    if weights_sha256(old_meta) != emb.weights_sha256:
         return full("the model changed since the index was built")
     if old_meta.get("dataset_dir") != want["dataset_dir"]:
         return full("the index was built from another dataset dir")

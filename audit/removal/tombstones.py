@@ -12,16 +12,10 @@ from pathlib import Path
 
 from audit import config
 from audit.errors import InputError
+from audit.perceptual import from_hex, phash_hex
 
 #: pHash bits within which a new image counts as the erased one coming back (re-encoded, resized).
 TOMBSTONE_PHASH_DISTANCE = 4
-
-
-def phash_of(img) -> str:
-    """The pHash tombstones store and compare: the same function as the manifest's `phash` column."""
-    from audit.dataset.store import phash_hex
-
-    return phash_hex(img)
 
 
 def _is_sha(s: str) -> bool:
@@ -59,11 +53,12 @@ class Tombstones:
             return why
         from audit.images import load_rgb
 
-        return self.reason(None, phash_of(load_rgb(path)))
+        return self.reason(None, phash_hex(load_rgb(path)))
 
     def reason(self, sha256: str | None, phash: str | int | None = None) -> str | None:
-        """The rule itself, on hashes already computed (sha256 of the source bytes, `phash_of` the decoded image):
-        exact sha256, else pHash within `max_distance`. Pure, so Spark executors apply it to broadcast tombstones."""
+        """The rule itself, on hashes already computed (sha256 of the source bytes, `phash_hex` of the decoded
+        image, as the manifest's `phash` column): exact sha256, else pHash within `max_distance`. Pure, so Spark
+        executors apply it to broadcast tombstones."""
         rid = self.by_sha.get(sha256.lower()) if sha256 else None
         if rid is not None:
             return f"sha256 erased under request #{rid}"
@@ -71,8 +66,8 @@ class Tombstones:
             return None
         from audit.index.hamming import hash_distance
 
-        ph = phash if isinstance(phash, int) else int(str(phash), 16)
-        dist = hash_distance(self._codes, ph & 0xFFFF_FFFF_FFFF_FFFF)
+        ph = phash & 0xFFFF_FFFF_FFFF_FFFF if isinstance(phash, int) else from_hex(phash)
+        dist = hash_distance(self._codes, ph)
         i = int(dist.argmin())
         if dist[i] <= self.max_distance:
             return f"perceptual hash within {int(dist[i])} bits of an image erased under request #{int(self._rids[i])}"
@@ -85,7 +80,7 @@ def load_tombstones(conn: sqlite3.Connection, max_distance: int = TOMBSTONE_PHAS
         by_sha[str(sha).lower()] = int(rid)
         try:
             if p:
-                ph.append((int(str(p), 16), int(rid)))
+                ph.append((from_hex(p), int(rid)))
         except ValueError:
             continue
     return Tombstones(by_sha, tuple(ph), max_distance)

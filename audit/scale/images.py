@@ -1,6 +1,6 @@
 """Per-partition image work on Spark: hash img2dataset shards like `audit dataset ingest`, embed like `audit index build`.
 
-Each executor runs the single-machine functions (load_image, fit_within, encode_image, phash_hex, image_hashes,
+Each executor runs the single-machine functions (load_image, fit_within, encode_image, audit.perceptual's hashes,
 the project's CLIP embedder) on its rows; the model is loaded once per partition iterator, not per row.
 Like ingest, hashing refuses images under removal tombstones (`Tombstones.reason` on the broadcast tombstones,
 map-side) and marks exact duplicates of the source bytes (a window per sha256 keeps the row ingest would keep).
@@ -20,7 +20,7 @@ from audit.errors import InputError
 HASH_SCHEMA = ("key string, url string, caption string, original_path string, source_sha256 string, sha256 string, "
                "phash string, width long, height long, error string, skipped string")
 EMBED_SCHEMA = ("id long, key string, vector array<float>, phash long, dhash long, kept boolean, reason string, "
-                "fingerprint string")
+                "weights_sha256 string")
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 
 
@@ -69,10 +69,11 @@ def hash_image(source: Path | bytes, max_side: int, image_format: str, tombstone
     """
     import hashlib
 
-    from audit.dataset.store import encode_image, phash_hex
+    from audit.dataset.store import encode_image
     from audit.errors import ImageError
     from audit.images import fit_within, load_image
     from audit.meta import sha256_bytes, sha256_file
+    from audit.perceptual import phash_hex
 
     source_sha = sha256_bytes(source) if isinstance(source, bytes) else sha256_file(source)
     if tombstones is not None and (why := tombstones.reason(source_sha)):
@@ -82,9 +83,7 @@ def hash_image(source: Path | bytes, max_side: int, image_format: str, tombstone
     except ImageError as exc:
         return {"error": exc.message.split(": ", 1)[-1]}
     if tombstones is not None and tombstones.phashes:
-        from audit.removal.tombstones import phash_of
-
-        if why := tombstones.reason(None, phash_of(img)):
+        if why := tombstones.reason(None, phash_hex(img)):
             return _erased(why)
     small = fit_within(img.convert("RGB"), max_side)
     return {"source_sha256": source_sha,
@@ -224,7 +223,7 @@ def _embed_rows(emb, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"id": b["id"].to_numpy(), "key": b["key"].to_numpy(), "vector": list(part["vectors"]),
                          "phash": part["phash"].view(np.int64), "dhash": part["dhash"].view(np.int64),
                          "kept": part["kept"], "reason": part["reason"].astype(str),
-                         "fingerprint": emb.fingerprint})  # the driver checks every executor used the same weights
+                         "weights_sha256": emb.weights_sha256})  # the driver checks every executor used the same weights
 
 
 def embed_manifest(spark, dataset: str | Path, model: str | None, *, chunk: int = 256):

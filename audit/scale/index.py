@@ -27,9 +27,9 @@ def build_index_spark(spark, source: str | Path, out: str | Path, model: str | N
     from audit.scale.images import embed_manifest
 
     out = Path(out)
-    emb = load_embedder(model)  # driver: fingerprint for meta and the idempotency check
+    emb = load_embedder(model)  # driver: weights sha256 for meta and the idempotency check
     sdf, df, dataset_dir = embed_manifest(spark, source, model)
-    want = {"manifest_hash": manifest_hash(df), "model_fingerprint": emb.fingerprint,
+    want = {"manifest_hash": manifest_hash(df), "weights_sha256": emb.weights_sha256,
             "factory_requested": factory, "dataset_dir": str(dataset_dir.resolve())}
     if _check_out(out, want, overwrite):
         return read_meta(out, kind="index")
@@ -46,8 +46,8 @@ def build_index_spark(spark, source: str | Path, out: str | Path, model: str | N
         pos = {int(i): r for r, i in enumerate(ids)}
         for row in sdf.orderBy("id").toLocalIterator():
             r = pos[int(row["id"])]
-            if row["fingerprint"] != emb.fingerprint:
-                raise ModelError(f"an executor embedded with other weights ({row['fingerprint'][:12]}… vs {emb.fingerprint[:12]}…)",
+            if row["weights_sha256"] != emb.weights_sha256:
+                raise ModelError(f"an executor embedded with other weights ({row['weights_sha256'][:12]}… vs {emb.weights_sha256[:12]}…)",
                                  "ship the same checkpoint to every executor (see docs/SCALE.md, model shipping)")
             if row["kept"]:
                 raw[r] = np.asarray(row["vector"], np.float32)
