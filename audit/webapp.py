@@ -166,6 +166,7 @@ class HitCard:
     source: str
     method: str
     image_path: Path | None
+    evidence: str = ""  # what matched: CLIP, caption words, both
 
     @property
     def score_text(self) -> str:
@@ -177,7 +178,8 @@ class HitCard:
 
     @property
     def details(self) -> str:
-        return f"score {self.score_text} · {self.author} · {self.license} · key {self.key}"
+        matched = f"matched: {self.evidence} · " if self.evidence else ""
+        return f"{matched}score {self.score_text} · {self.author} · {self.license} · key {self.key}"
 
 
 def hit_card(hit: Any, image_path: Path | None = None) -> HitCard:
@@ -193,6 +195,7 @@ def hit_card(hit: Any, image_path: Path | None = None) -> HitCard:
         source=_clean(getattr(hit, "source", "")),
         method=_clean(getattr(hit, "method", "")),
         image_path=image_path,
+        evidence=_clean(getattr(hit, "evidence", "")),
     )
 
 
@@ -221,9 +224,9 @@ def cards_frame(cards: Sequence[HitCard]) -> "pd.DataFrame":
     """The results as a table (for st.dataframe and CSV download)."""
     import pandas as pd
 
-    cols = ["rank", "score", "key", "caption", "author", "license", "source", "method", "path"]
+    cols = ["rank", "score", "key", "caption", "author", "license", "source", "method", "evidence", "path"]
     rows = [
-        [c.rank, round(c.score, 6), c.key, c.caption, c.author, c.license, c.source, c.method,
+        [c.rank, round(c.score, 6), c.key, c.caption, c.author, c.license, c.source, c.method, c.evidence,
          str(c.image_path) if c.image_path else ""]
         for c in cards
     ]
@@ -267,15 +270,16 @@ def open_index_ready(path: str | Path) -> Any:
     return index
 
 
-def search(index: Any, query: "str | Image.Image", k: int = 20) -> list[Any]:
-    """Text or image search; an empty text query is a clear error instead of a meaningless result list."""
+def search(index: Any, query: "str | Image.Image", k: int = 20, mode: str | None = None) -> list[Any]:
+    """Text (mode: hybrid, clip, keyword; default the index's) or image search; an empty text query is a clear
+    error instead of a meaningless result list."""
     if not 1 <= int(k) <= 1000:
         raise InputError(f"k={k} is out of range", "ask for 1 to 1000 results")
     if isinstance(query, str):
         text = query.strip()
         if not text:
             raise InputError("the text query is empty", "type a few words describing the image")
-        return list(index.search_text(text, k=int(k)))
+        return list(index.search_text(text, k=int(k), mode=mode))
     return list(index.search_image(query, k=int(k)))
 
 

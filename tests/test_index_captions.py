@@ -144,3 +144,20 @@ def test_index_without_caption_file_reads_and_build_adds_it(copy, capsys):
     assert main(["index", "build", str(idx.dataset_dir), "--out", str(copy), "--model", MODEL]) == 0
     assert "up to date (caption index added)" in capsys.readouterr().out
     assert open_index(copy).search_text("lemon", k=1, mode="keyword")[0].key == "oc_lemon"
+
+
+def test_artist_lookup_and_locate_by_name_use_the_caption_index(copy):
+    from audit.index import add_to_denylist, open_index
+    from audit.optout.lookup import lookup_artist
+    from audit.removal.indexcache import clear_index_cache
+    from audit.removal.locate import find_hits
+
+    key = open_index(copy).search_text("astronaut", k=1, mode="keyword")[0].key
+    hits = lookup_artist("Eileen Collins", copy)
+    assert [(h.key, h.method, h.evidence) for h in hits] == [(key, "caption", "caption words")]
+    assert lookup_artist("Collins Eileen", copy) == []  # words of the name, but not the name
+    clear_index_cache()
+    assert [(c.key, c.method) for c in find_hits(copy, name="eileen collins")] == [(key, "name-caption")]
+    add_to_denylist(copy, [key])
+    assert lookup_artist("Eileen Collins", copy) == []
+    assert find_hits(copy, name="Eileen Collins") == []

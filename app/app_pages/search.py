@@ -7,6 +7,7 @@ import streamlit as st
 
 from audit import webapp
 from audit.errors import AuditError
+from audit.index.quality import quality_summary
 
 st.title("Search the training set")
 index = app_common.require_index()
@@ -17,7 +18,12 @@ mode = st.radio("Query by", ["Text", "Image"], horizontal=True, key="search_mode
 k = st.slider("Results", min_value=1, max_value=50, value=12, key="search_k")
 
 query = None
+text_mode = None
 if mode == "Text":
+    modes = ["hybrid", "clip", "keyword"] if index.captions is not None else ["clip"]
+    text_mode = st.radio("Match on", modes, horizontal=True, key="search_text_mode",
+                         help="hybrid: caption words and CLIP, fused by reciprocal rank · clip: image similarity to the "
+                              "text · keyword: whole words (and plurals) of the captions")
     text = st.text_input("Describe the image", value=st.query_params.get("q", ""),
                          placeholder="a red car", key="search_text")
     if text.strip():
@@ -41,7 +47,7 @@ if query is None:
 
 try:
     with st.spinner("Searching…"):
-        cards = webapp.hit_cards(webapp.search(index, query, k=k), index)
+        cards = webapp.hit_cards(webapp.search(index, query, k=k, mode=text_mode), index)
 except AuditError as exc:
     st.error(webapp.format_error(exc))
     st.stop()
@@ -50,6 +56,8 @@ if not cards:
     st.warning("The index returned no results.")
     st.stop()
 st.subheader(f"{len(cards)} nearest training images")
+if text_mode is not None and (note := quality_summary(index)):
+    st.info(note)
 app_common.hit_grid(cards)
 with st.expander("As a table"):
     frame = webapp.cards_frame(cards)

@@ -44,3 +44,15 @@ def measured_quality(index: Any) -> dict[str, Any] | None:
     if q.get("model_fingerprint") != index.meta.get("model_fingerprint"):
         return None
     return q
+
+
+def quality_summary(index: Any) -> str | None:
+    """One line for the app beside text-search results: how well the index's model finds plain nouns."""
+    q = measured_quality(index)
+    if q is None:
+        return None
+    a = q["all"]
+    return (f"Measured on {a['queries']} judged one- and two-word queries over the reference set (precision@10): "
+            f"CLIP alone {a['clip']['p@10']:.2f}, caption words {a['keyword']['p@10']:.2f}, hybrid {a['hybrid']['p@10']:.2f} "
+            f"(best possible {a['best']['p@10']:.2f}). CLIP scores are similarities, not confidence: this model is weak "
+            f"on free text, so trust results marked 'caption words' or 'both' first.")
