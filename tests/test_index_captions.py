@@ -161,3 +161,19 @@ def test_artist_lookup_and_locate_by_name_use_the_caption_index(copy):
     add_to_denylist(copy, [key])
     assert lookup_artist("Eileen Collins", copy) == []
     assert find_hits(copy, name="Eileen Collins") == []
+
+
+def test_quality_metrics_and_shipped_figures(built):
+    from audit import config
+    from audit.index import open_index
+    from audit.index.quality import QUALITY_NAME, best_precision_at, measured_quality, ndcg_at, precision_at
+
+    rel = {"a": 2, "b": 1, "c": 2}
+    assert precision_at(["a", "x", "b"], rel, k=10) == 0.2 and best_precision_at(rel, k=10) == 0.3
+    assert ndcg_at(["a", "c", "b"], rel) == pytest.approx(1.0) and ndcg_at(["x", "y"], rel) == 0.0
+    assert 0 < ndcg_at(["b", "a", "c"], rel) < 1
+    shipped = json.loads((config.TINY_CLIP_DIR / QUALITY_NAME).read_text())
+    weights = json.loads((config.TINY_CLIP_DIR / "meta.json").read_text())["weights_sha256"]
+    assert shipped["model_fingerprint"] == weights  # measured on the weights that ship
+    assert shipped["all"]["queries"] >= 50 and shipped["all"]["hybrid"]["p@10"] > shipped["all"]["clip"]["p@10"]
+    assert measured_quality(open_index(built)) is None  # another model's index shows no borrowed figures
