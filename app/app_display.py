@@ -54,6 +54,7 @@ class HitCard:
     source: str
     method: str
     image_path: Path | None
+    evidence: str = ""  # what matched: CLIP, caption words, both
 
     @property
     def score_text(self) -> str:
@@ -65,7 +66,8 @@ class HitCard:
 
     @property
     def details(self) -> str:
-        return f"score {self.score_text} · {self.author} · {self.license} · key {self.key}"
+        matched = f"matched: {self.evidence} · " if self.evidence else ""
+        return f"{matched}score {self.score_text} · {self.author} · {self.license} · key {self.key}"
 
 
 def hit_card(hit: Any, image_path: Path | None = None) -> HitCard:
@@ -81,6 +83,7 @@ def hit_card(hit: Any, image_path: Path | None = None) -> HitCard:
         source=_clean(getattr(hit, "source", "")),
         method=_clean(getattr(hit, "method", "")),
         image_path=image_path,
+        evidence=_clean(getattr(hit, "evidence", "")),
     )
 
 
@@ -93,9 +96,9 @@ def cards_frame(cards: Sequence[HitCard]) -> "pd.DataFrame":
     """The results as a table (for st.dataframe and CSV download)."""
     import pandas as pd
 
-    cols = ["rank", "score", "key", "caption", "author", "license", "source", "method", "path"]
+    cols = ["rank", "score", "key", "caption", "author", "license", "source", "method", "evidence", "path"]
     rows = [
-        [c.rank, round(c.score, 6), c.key, c.caption, c.author, c.license, c.source, c.method,
+        [c.rank, round(c.score, 6), c.key, c.caption, c.author, c.license, c.source, c.method, c.evidence,
          str(c.image_path) if c.image_path else ""]
         for c in cards
     ]

@@ -78,10 +78,10 @@ def step_index(ctx: DemoContext) -> list[str]:
 
 
 def _hits_table(hits) -> list[str]:
-    lines = ["| rank | score | key | caption | author | licence |", "|---|---|---|---|---|---|"]
+    lines = ["| rank | score | matched | key | caption | author | licence |", "|---|---|---|---|---|---|---|"]
     for h in hits:
         caption = str(h.caption or "").replace("|", "/")[:60]
-        lines.append(f"| {h.rank} | {h.score:.3f} | {h.key} | {caption} | {h.author or ''} | {h.license or ''} |")
+        lines.append(f"| {h.rank} | {h.score:.3f} | {h.evidence} | {h.key} | {caption} | {h.author or ''} | {h.license or ''} |")
     return lines
 
 

@@ -87,9 +87,11 @@ def test_text_query_shows_result_grid(monkeypatch: pytest.MonkeyPatch, tiny_inde
     assert len(expected) == len(ITEMS)
     titles = _titles(at)
     assert titles == [f"{h.rank}. {h.caption}" for h in expected]
-    details = [c for c in _texts(at.caption) if c.startswith("score ")]
-    for hit, line in zip(expected, details, strict=True):
-        assert line == f"score {hit.score:.3f} · {hit.author} · {hit.license} · key {hit.key}"
+    details = [c for c in _texts(at.caption) if c.startswith("matched: ")]
+    for hit, line in zip(expected, details, strict=True):  # each card says which evidence matched
+        assert hit.evidence in ("CLIP", "caption words", "both")
+        assert line == f"matched: {hit.evidence} · score {hit.score:.3f} · {hit.author} · {hit.license} · key {hit.key}"
+    assert expected[0].evidence == "both" and "lemon" in expected[0].caption.lower()  # hybrid by default
     assert len(at.image) == len(ITEMS)  # a thumbnail per card
     assert all(img.value and "/media/" in img.value[0] for img in at.image)
     assert "image file not found" not in " ".join(_texts(at.caption))
@@ -116,8 +118,8 @@ def test_image_upload_finds_itself_and_bad_upload_is_a_message(monkeypatch: pyte
     assert not at.exception and not at.error
     titles = _titles(at)
     assert titles[0] == "1. " + CAPTIONS["wp_LadyBird.jpg"]["caption"]
-    first = next(c for c in _texts(at.caption) if c.startswith("score "))
-    assert first.startswith("score 1.000 ") and first.endswith("key wp_LadyBird")
+    first = next(c for c in _texts(at.caption) if c.startswith("matched: "))
+    assert first.startswith("matched: CLIP · score 1.000 ") and first.endswith("key wp_LadyBird")
 
     bad = Path(__file__).resolve().parent / "data" / "bad"
     for name, reason in (("notes.jpg", "not a supported image format"), ("truncated.jpg", "corrupt or truncated")):

@@ -71,7 +71,7 @@ def test_search_vectors_exact(idx):
 
 
 def test_text_search_returns_metadata(idx):
-    hits = idx.search_text("a lemon, food clip art", k=5)
+    hits = idx.search_text("a lemon, food clip art", k=5, mode="clip")
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
     assert all(h.method == "clip-text" for h in hits)
     assert all(Path(h.path).is_file() and h.key and h.caption for h in hits)

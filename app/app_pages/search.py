@@ -8,6 +8,7 @@ import streamlit as st
 
 from audit.errors import AuditError
 from audit.images import load_upload
+from audit.index.quality import quality_summary
 from audit.index.search import query_index
 
 st.title("Search the training set")
@@ -19,7 +20,12 @@ mode = st.radio("Query by", ["Text", "Image"], horizontal=True, key="search_mode
 k = st.slider("Results", min_value=1, max_value=50, value=12, key="search_k")
 
 query = None
+text_mode = None
 if mode == "Text":
+    modes = ["hybrid", "clip", "keyword"] if index.captions is not None else ["clip"]
+    text_mode = st.radio("Match on", modes, horizontal=True, key="search_text_mode",
+                         help="hybrid: caption words and CLIP, fused by reciprocal rank · clip: image similarity to the "
+                              "text · keyword: whole words (and plurals) of the captions")
     text = st.text_input("Describe the image", value=st.query_params.get("q", ""),
                          placeholder="a red car", key="search_text")
     if text.strip():
@@ -43,7 +49,7 @@ if query is None:
 
 try:
     with st.spinner("Searching…"):
-        cards = app_display.hit_cards(query_index(index, query, k=k), index)
+        cards = app_display.hit_cards(query_index(index, query, k=k, mode=text_mode), index)
 except AuditError as exc:
     st.error(app_display.format_error(exc))
     st.stop()
@@ -52,6 +58,8 @@ if not cards:
     st.warning("The index returned no results.")
     st.stop()
 st.subheader(f"{len(cards)} nearest training images")
+if text_mode is not None and (note := quality_summary(index)):
+    st.info(note)
 app_common.hit_grid(cards)
 with st.expander("As a table"):
     frame = app_display.cards_frame(cards)

@@ -1,8 +1,9 @@
 """`audit index build`: manifest -> CLIP vectors + perceptual hashes -> faiss index dir, atomically and idempotently.
 
-Layout written (its owner is audit.index.layout): vectors.faiss, vectors.npy (exact L2-normalised float32 rows for
-the re-rank, memory-mapped at query time), ids.parquet, hashes.parquet, meta.json, and the previous
-denylist.parquet carried over. Rows of every file are in ascending id order (ids are key hashes).
+Layout written (its owner is audit.index.layout): vectors.faiss, vectors.npy (exact L2-normalised float32 rows for the
+re-rank, memory-mapped at query time), ids.parquet, hashes.parquet, the caption index (caption words,
+audit.index.captions; denylisted rows left out), meta.json, and the previous denylist.parquet carried over.
+Rows of every file are in ascending id order (ids are key hashes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from audit import perceptual
 from audit.atomic import atomic_dir, atomic_path
 from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
+from audit.index.captions import CAPTIONS_NAME, write_caption_index
+from audit.index.denylist import read_denylist
 from audit.index.layout import (
     BUILD_FILES,
     DENYLIST_NAME,
@@ -193,6 +196,7 @@ def finish_index_dir(tmp: Path, df: pd.DataFrame, ids: np.ndarray, raw: np.ndarr
         tmp / HASHES_NAME, index=False)
     if old_denylist.is_file():
         shutil.copy2(old_denylist, tmp / DENYLIST_NAME)
+    write_captions(tmp, table)
     meta = make_meta(
         "index", **{**emb.describe(), **want}, count=count, manifest_rows=int(len(kept)),
         skipped=skipped, skipped_count=len(skipped), **choice.to_meta(), vectors_dtype="float32",
@@ -202,6 +206,20 @@ def finish_index_dir(tmp: Path, df: pd.DataFrame, ids: np.ndarray, raw: np.ndarr
     return meta
 
 
+def write_captions(index_dir: Path, table: pd.DataFrame | None = None) -> Path:
+    """Write the caption index of an index dir from its rows (ids.parquet unless given), denylisted keys left out."""
+    if table is None:
+        import pyarrow.parquet as pq
+
+        have = pq.read_schema(index_dir / IDS_NAME).names
+        table = pd.read_parquet(index_dir / IDS_NAME, columns=[c for c in ("id", "key", "caption", "author") if c in have])
+    denied = set(read_denylist(index_dir)["key"].astype(str))
+    rows = table[~table["key"].astype(str).isin(denied)] if denied else table
+    none = [None] * len(rows)
+    return write_caption_index(index_dir / CAPTIONS_NAME, rows["id"].to_numpy(np.int64),
+                               rows["caption"] if "caption" in rows else none, rows["author"] if "author" in rows else none)
+
+
 @dataclass(frozen=True)
 class IndexBuild:
     """What `build_index_report` did: the index dir, whether it was already up to date, and its meta."""
@@ -209,6 +227,7 @@ class IndexBuild:
     out: Path
     up_to_date: bool
     meta: dict[str, Any]
+    captions_added: bool = False  # an up-to-date index from before caption search got its caption index
 
 
 def build_index(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
@@ -235,7 +254,10 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         "dataset_dir": str(dataset_dir.resolve()),
     }
     if _check_out(out, want, overwrite):
-        return IndexBuild(out, True, read_index_meta(out))
+        added = not (out / CAPTIONS_NAME).is_file()
+        if added:
+            write_captions(out)
+        return IndexBuild(out, True, read_index_meta(out), added)
 
     ids = key_ids(df["key"])
     order = np.argsort(ids, kind="stable")

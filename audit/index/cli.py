@@ -31,6 +31,8 @@ def build(
     res = build_index_report(source, out, model=model, factory=factory, device=device, overwrite=overwrite)
     m = res.meta
     state = "up to date" if res.up_to_date else "built"
+    if res.captions_added:
+        state += " (caption index added)"
     typer.echo(f"{state}: {res.out} — {m['count']} vectors, dim {m['dim']}, {m['factory']}, "
                f"{m.get('skipped_count', 0)} skipped")
 

@@ -1,7 +1,9 @@
 """Denylist: keys hidden from every query at once (GDPR erasure, opt-out) until the index is rebuilt without them.
 
 faiss cannot remove ids from every index type, so removal is a query-time filter first and a rebuild after
-(NOTES: GDPR requests). The denylist survives rebuilds: it doubles as a tombstone list.
+(NOTES: GDPR requests). The denylist survives rebuilds: it doubles as a tombstone list. The caption index
+(audit.index.captions) can delete rows, so denylisted rows are deleted from it at once: their caption text
+does not stay searchable, nor stored, until the rebuild.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def add_to_denylist(index_dir: str | Path, keys: Iterable[str], reason: str = ""
     known = set(old["key"].astype(str))
     new_keys = [k for k in dict.fromkeys(str(k) for k in keys) if k not in known]
     if not new_keys:
+        _drop_captions(index_dir, known)  # idempotent: finishes a run interrupted between the two writes
         return 0
     now = int(time.time())
     add = pd.DataFrame({"key": new_keys, "reason": [reason] * len(new_keys), "added_unix": [now] * len(new_keys)})
@@ -53,4 +56,15 @@ def add_to_denylist(index_dir: str | Path, keys: Iterable[str], reason: str = ""
     df["added_unix"] = df["added_unix"].astype("int64")
     with atomic_path(index_dir / DENYLIST_NAME, ".parquet") as tmp:
         df.to_parquet(tmp, index=False)
+    _drop_captions(index_dir, new_keys)
     return len(new_keys)
+
+
+def _drop_captions(index_dir: Path, keys: Iterable[str]) -> None:
+    """Delete the keys' rows from the caption index (after the denylist is written: queries filter them anyway)."""
+    from audit.index.captions import CAPTIONS_NAME, drop_ids
+    from audit.index.vectors import key_ids
+
+    keys = list(keys)
+    if keys and (index_dir / CAPTIONS_NAME).is_file():
+        drop_ids(index_dir / CAPTIONS_NAME, key_ids(keys).tolist())

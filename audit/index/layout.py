@@ -33,6 +33,8 @@ VECTORS_NAME = "vectors.npy"
 IDS_NAME = "ids.parquet"
 HASHES_NAME = "hashes.parquet"
 DENYLIST_NAME = "denylist.parquet"
+#: Caption words for keyword / hybrid search (SQLite FTS5; written by audit.index.captions; optional for old indices).
+CAPTIONS_NAME = "captions.fts.sqlite"
 #: Every unfiltered row's vector while a build is running (renamed or filtered into vectors.npy at the end).
 VECTORS_WORK_NAME = "vectors.all.npy"
 #: What a finished build writes; a dir missing one is incomplete (`audit index build` refuses to call it up to date).
@@ -40,7 +42,7 @@ BUILD_FILES = (FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME, META_NAME)
 #: What a reader needs before it can list or open the index (the app's "ready").
 READY_FILES = (META_NAME, FAISS_NAME, IDS_NAME)
 #: Files whose change means "another index": a cached opened index must be reopened.
-CORE_FILES = (META_NAME, FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME)
+CORE_FILES = (META_NAME, FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME, CAPTIONS_NAME)
 REBUILD_HINT = "rebuild the index with `audit index build --overwrite`"
 
 

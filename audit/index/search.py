@@ -1,4 +1,5 @@
-"""Query an index dir: CLIP text/image search (exact re-rank), perceptual-hash near duplicates, denylist filter."""
+"""Query an index dir: text search (CLIP, caption words, or both fused), image search (exact re-rank),
+perceptual-hash near duplicates, denylist filter."""
 
 from __future__ import annotations
 
@@ -14,15 +15,18 @@ from audit import config
 from audit.errors import ArtefactError, IndexMismatchError, InputError
 from audit.images import load_rgb
 from audit.index import layout
+from audit.index.captions import CaptionIndex
 from audit.index.denylist import read_denylist
-from audit.index.layout import FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
+from audit.index.fusion import CLIP, FUSION_DEPTH, MODES, WORDS, rrf
+from audit.index.layout import CAPTIONS_NAME, FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
 from audit.meta import weights_sha256
 
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One result. `method` says how it was found (clip-text, clip-image, phash, phash+mirror...)."""
+    """One result. `method` says how it was found (clip-text, keyword-text, hybrid-text, clip-image, phash,
+    phash+mirror...); `evidence` says what matched: "CLIP", "caption words", "both" (hybrid), "perceptual hash"."""
 
     rank: int
     id: int
@@ -35,6 +39,7 @@ class SearchHit:
     source: str | None
     method: str
     distance: int | None = None  # Hamming bits, for perceptual-hash hits
+    evidence: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +83,9 @@ class SearchIndex:
         self._hit_table: Any = None
         self.searcher = VectorSearcher(index, vectors, self.ids, self.choice)
         self._hash_index = None
+        cap = self.dir / CAPTIONS_NAME
+        #: None for an index built before caption search existed (`audit index build` adds it).
+        self.captions: CaptionIndex | None = CaptionIndex(cap) if cap.is_file() else None
         self._embedder = None
         if embedder is not None:
             self.use_embedder(embedder)
@@ -144,7 +152,7 @@ class SearchIndex:
         return self.searcher.search(vecs, k, exclude=self.denied_ids)
 
     def _hits(self, scores: np.ndarray, ids: np.ndarray, method: str,
-              distances: list[int | None] | None = None) -> list[SearchHit]:
+              distances: list[int | None] | None = None, evidence: str | list[str] = CLIP) -> list[SearchHit]:
         out = []
         valid = [(s, i) for s, i in zip(scores, ids) if i >= 0]
         rows = self._hit_rows(self.searcher.rows_of(np.array([i for _, i in valid], dtype=np.int64))) if valid else None
@@ -152,15 +160,42 @@ class SearchIndex:
             rec = rec._asdict()
             out.append(SearchHit(rank, int(i), str(rec["key"]), float(s), str(self.dataset_dir / str(rec["path"])),
                                  _opt(rec.get("caption")), _opt(rec.get("author")), _opt(rec.get("license")),
-                                 _opt(rec.get("source")), method, distances[rank - 1] if distances else None))
+                                 _opt(rec.get("source")), method, distances[rank - 1] if distances else None,
+                                 evidence if isinstance(evidence, str) else evidence[rank - 1]))
         return out
 
-    def search_text(self, text: str, k: int = 20) -> list[SearchHit]:
+    def default_mode(self) -> str:
+        """hybrid where the index has a caption index, clip where it does not."""
+        return "hybrid" if self.captions is not None else "clip"
+
+    def search_text(self, text: str, k: int = 20, mode: str | None = None) -> list[SearchHit]:
+        """Text query in one of MODES: CLIP only, caption words only (BM25), or both by reciprocal-rank fusion."""
         if not str(text).strip():
             raise InputError("empty text query", "pass some words, e.g. --text 'a red apple'")
-        q = self.embedder.embed_texts([text])
-        s, i = self.search_vectors(q, k)
-        return self._hits(s[0], i[0], "clip-text")
+        mode = mode or self.default_mode()
+        if mode not in MODES:
+            raise InputError(f"unknown search mode '{mode}'", f"use one of {', '.join(MODES)}")
+        if mode != "clip" and self.captions is None:
+            raise InputError(f"index {self.dir} has no caption index, so --mode {mode} cannot run",
+                             "add it with `audit index build` on the same dataset, or use --mode clip")
+        if mode == "clip":
+            s, i = self.search_vectors(self.embedder.embed_texts([text]), k)
+            return self._hits(s[0], i[0], "clip-text")
+        if mode == "keyword":
+            words = self.keyword_matches(text, k)
+            return self._hits(np.array([m.score for m in words], np.float32), np.array([m.id for m in words], np.int64),
+                              "keyword-text", evidence=WORDS)
+        depth = max(k, FUSION_DEPTH)
+        _, clip_ids = self.search_vectors(self.embedder.embed_texts([text]), depth)
+        fused = rrf([i for i in clip_ids[0] if i >= 0], [m.id for m in self.keyword_matches(text, depth)], k)
+        return self._hits(np.array([f.score for f in fused], np.float32), np.array([f.id for f in fused], np.int64),
+                          "hybrid-text", evidence=[f.evidence for f in fused])
+
+    def keyword_matches(self, text: str, k: int, columns: tuple[str, ...] = ("caption",), phrase: bool = False) -> list:
+        """Caption-index hits (audit.index.captions.KeywordMatch), denylisted ids removed; [] without a caption index."""
+        if self.captions is None:
+            return []
+        return self.captions.search(text, k, columns=columns, phrase=phrase, exclude=self.denied_ids.tolist())
 
     def _image(self, image: Image.Image | str | Path) -> Image.Image:
         return image.convert("RGB") if isinstance(image, Image.Image) else load_rgb(image)
@@ -189,7 +224,7 @@ class SearchIndex:
             matches = [m for m in matches if not np.isin(self.ids[m.row], self.denied_ids)]
         scores = np.array([1.0 - m.distance / 64.0 for m in matches], dtype=np.float32)
         ids = np.array([self.ids[m.row] for m in matches], dtype=np.int64)
-        hits = self._hits(scores, ids, kind, [m.distance for m in matches])
+        hits = self._hits(scores, ids, kind, [m.distance for m in matches], evidence="perceptual hash")
         return [SearchHit(**{**h.as_dict(), "method": f"{kind}+mirror" if m.mirrored else kind})
                 for h, m in zip(hits, matches)]
 
@@ -218,16 +253,16 @@ def open_index(index_dir: str | Path, mmap: bool = True, embedder: Any = None) -
     return SearchIndex(index_dir, mmap=mmap, embedder=embedder)
 
 
-def query_index(index: SearchIndex, query: "str | Image.Image", k: int = 20) -> list[SearchHit]:
-    """Text or image search as a reviewer asks it: k out of range or an empty text is an InputError that says what
-    to do, not a meaningless result list."""
+def query_index(index: SearchIndex, query: "str | Image.Image", k: int = 20, mode: str | None = None) -> list[SearchHit]:
+    """Text (mode hybrid, clip or keyword; default the index's) or image search as a reviewer asks it: k out of range
+    or an empty text is an InputError that says what to do, not a meaningless result list."""
     if not 1 <= int(k) <= 1000:
         raise InputError(f"k={k} is out of range", "ask for 1 to 1000 results")
     if isinstance(query, str):
         text = query.strip()
         if not text:
             raise InputError("the text query is empty", "type a few words describing the image")
-        return list(index.search_text(text, k=int(k)))
+        return list(index.search_text(text, k=int(k), mode=mode))
     return list(index.search_image(query, k=int(k)))
 
 

@@ -11,6 +11,8 @@ import typer
 def search(
     index: Path = typer.Option(..., "--index", "-i", help="Index directory (from `audit index build`)."),
     text: Optional[str] = typer.Option(None, "--text", "-t", help="Text query."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="With --text: hybrid (caption words + CLIP, reciprocal-rank "
+                                       "fusion), clip, or keyword. Default: hybrid where the index has captions, else clip."),
     image: Optional[Path] = typer.Option(None, "--image", help="Image query (file)."),
     k: int = typer.Option(20, "-k", "--k", help="Number of results."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Query model (must be the index's; default: it)."),
@@ -32,6 +34,8 @@ def search(
         raise InputError(f"-k must be positive, got {k}")
     if near_duplicates and image is None:
         raise InputError("--near-duplicates needs --image")
+    if mode is not None and text is None:
+        raise InputError("--mode applies to --text queries", "drop --mode, or query with --text")
     if image is not None and not image.is_file():
         raise InputError(f"{image}: file not found", "pass an existing image file to --image")
     idx = open_index(index)
@@ -44,7 +48,7 @@ def search(
     elif image is not None:
         hits = idx.search_image(image, k=k)
     else:
-        hits = idx.search_text(text, k=k)
+        hits = idx.search_text(text, k=k, mode=mode)
     if out is not None:
         from audit.atomic import atomic_path
 
@@ -54,7 +58,7 @@ def search(
         for h in hits:
             typer.echo(json.dumps(h.as_dict(), default=str))
         return
-    what = repr(text) if text is not None else str(image)
+    what = f"{text!r} ({mode or idx.default_mode()})" if text is not None else str(image)
     _table(hits, title=f"{'near duplicates of' if near_duplicates else 'nearest to'} {what} in {index}")
 
 
@@ -63,11 +67,12 @@ def _table(hits, title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for col, just in (("rank", "right"), ("score", "right"), ("key", "left"), ("caption", "left"),
+    for col, just in (("rank", "right"), ("score", "right"), ("matched", "left"), ("key", "left"), ("caption", "left"),
                       ("author", "left"), ("license", "left"), ("path", "left")):
         table.add_column(col, justify=just, overflow="fold")
     for h in hits:
-        table.add_row(str(h.rank), f"{h.score:.4f}", h.key, h.caption or "", h.author or "", h.license or "", h.path)
+        table.add_row(str(h.rank), f"{h.score:.4f}", h.evidence, h.key, h.caption or "", h.author or "", h.license or "",
+                      h.path)
     console = Console()
     console.print(table)
     if not hits:

@@ -1,8 +1,11 @@
 """Offline "Have I Been Trained?": is this artist named, or this image (near-)duplicated, in a training set?
 
-Artist: the same token join as `check` over author and caption (word-boundary exact, with spans).
-Image: perceptual-hash near-duplicates and CLIP similarity through the process-wide opened-index cache
-(`audit.index.cache`), so the app's lookups do not reload the index and the CLIP model on every call.
+Artist: the same token join as `check` over author and caption (word-boundary exact, with spans); on an index
+dir with a caption index only the rows holding one of the name's words are checked (audit.index.captions
+tokenises as `normalise.name_tokens` does: case, accents, apostrophes, underscores), and denylisted rows
+are never returned. Image: perceptual-hash near-duplicates and CLIP similarity through the process-wide
+opened-index cache (`audit.index.cache`).
+Each hit says which evidence matched (`evidence`: caption words, perceptual hash, CLIP).
 """
 
 from __future__ import annotations
@@ -32,19 +35,31 @@ class LookupHit:
     reason: str
     caption: str = ""
     author: str = ""
+    evidence: str = ""  # caption words (name in author/caption) | perceptual hash | CLIP
 
     #: Column order of a table of lookup hits (audit.index.search.hits_frame).
-    COLUMNS: ClassVar[tuple[str, ...]] = ("query", "key", "method", "score", "reason", "author", "caption", "path")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("query", "key", "method", "evidence", "score", "reason", "author", "caption",
+                                          "path")
 
 
-def _rows(source: str | Path) -> pd.DataFrame:
-    """Items of an index dir (ids.parquet) or a dataset dir / manifest."""
+def _rows(source: str | Path, words: list[str] | None = None) -> pd.DataFrame:
+    """Items of an index dir (ids.parquet, denylisted rows left out; with `words` and a caption index, only rows
+    holding one of them) or a dataset dir / manifest."""
     from audit.index import layout
     from audit.records import manifest_path, read_manifest
 
     p = Path(source)
     if layout.is_index_dir(p):
-        return layout.read_ids(p)
+        from audit.index.captions import STOPWORDS, CaptionIndex
+        from audit.index.denylist import read_denylist
+
+        df = layout.read_ids(p)
+        captions = p / layout.CAPTIONS_NAME
+        if words and captions.is_file() and not any(w in STOPWORDS for w in words):
+            found = CaptionIndex(captions).search(" ".join(words), len(df), columns=("caption", "author"))
+            df = df[df["id"].isin([m.id for m in found])]
+        denied = set(read_denylist(p)["key"].astype(str))
+        return df[~df["key"].astype(str).isin(denied)] if denied else df
     if not manifest_path(p).is_file():
         raise InputError(f"{p} is neither an index dir (ids.parquet) nor a dataset/manifest", "pass --index INDEX_DIR")
     return read_manifest(p)
@@ -62,7 +77,8 @@ def lookup_artist(name: str, source: str | Path, aliases: tuple[str, ...] = (), 
         raise InputError(f"artist name '{name}' has no letters or digits")
     pats_df = artist_patterns(pd.DataFrame({"id": [0], "kind": ["artist"], "display": [name],
                                             "aliases": [json.dumps(list(aliases))]}))
-    df = _rows(source).reset_index(drop=True)
+    words = sorted({t for n in (name, *aliases) for t in N.name_tokens(n)})
+    df = _rows(source, words).reset_index(drop=True)
     hits: list[LookupHit] = []
     for fld in ("author", "caption"):
         if fld not in df:
@@ -75,9 +91,14 @@ def lookup_artist(name: str, source: str | Path, aliases: tuple[str, ...] = (), 
             matched = text[span[0]:span[1]] if span else " ".join(r.toks)
             hits.append(LookupHit(name, str(row["key"]), str(row.get("path", "")), fld, 1.0,
                                   f"{fld} names '{matched}'" + (f" (alias '{r.pattern}')" if r.pattern != name else ""),
-                                  str(row.get("caption", "") or ""), str(row.get("author", "") or "")))
+                                  _text(row.get("caption")), _text(row.get("author")), "caption words"))
     hits.sort(key=lambda h: (h.method != "author", h.key))
     return hits[:limit] if limit else hits
+
+
+def _text(v: object) -> str:
+    """A cell as text; missing (None, NaN, pd.NA: an ingested folder has no authors) as ''."""
+    return "" if v is None or bool(pd.isna(v)) else str(v)
 
 
 def neighbours_above(idx, vecs, min_score: float, *, start_k: int = 64, cap: int = 100_000):
@@ -117,6 +138,7 @@ def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 1
             f"perceptual hash {bits} bits away (≤ {max_distance}; {h.method})",
             h.caption or "",
             h.author or "",
+            "perceptual hash",
         )
     scores, ids = neighbours_above(idx, idx.embedder.embed_images([img], progress=False), min_score, start_k=20, cap=k)
     keep = ids[0] >= 0
@@ -132,6 +154,7 @@ def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 1
             f"CLIP cosine {sc:.3f} ≥ {min_score}",
             str(rec.get("caption") or ""),
             str(rec.get("author") or ""),
+            "CLIP",
         )
     return sorted(out.values(), key=lambda h: (h.method != "phash", -h.score if h.method == "clip" else h.score))
 

@@ -56,16 +56,24 @@ def find_hits(index_dir: str | Path, photo: str | Path | None = None, url: str |
         for h in idx.search_image(photo, k=k):
             if h.score >= min_clip:
                 out.append(Candidate(h.key, "clip-image", round(h.score, 4), False))
-    if url or name:
+    if url:
         df = read_manifest(idx.dataset_dir)
         df = df[~df["key"].astype(str).isin(denied)]
-        if url:
-            want = _norm_url(url)
-            for key, u in zip(df["key"], df["url"]):
-                if isinstance(u, str) and _norm_url(u) == want:
-                    out.append(Candidate(str(key), "url", 1.0, False))
-        if name:
-            pat = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, name.split())) + r"(?!\w)", re.IGNORECASE)
+        want = _norm_url(url)
+        for key, u in zip(df["key"], df["url"]):
+            if isinstance(u, str) and _norm_url(u) == want:
+                out.append(Candidate(str(key), "url", 1.0, False))
+    if name:
+        pat = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, name.split())) + r"(?!\w)", re.IGNORECASE)
+        if idx.captions is not None:
+            # the caption index finds the rows holding the name's words in a row (a superset of the pattern's
+            # matches; denylisted rows are not in it), so only those rows are read and checked
+            found = idx.keyword_matches(name, idx.count, columns=("caption", "author"), phrase=True)
+            df = idx.rows([m.id for m in found]) if found else None
+        else:  # an index from before caption search: scan the manifest
+            df = read_manifest(idx.dataset_dir)
+            df = df[~df["key"].astype(str).isin(denied)]
+        if df is not None:
             for key, cap, auth in zip(df["key"], df["caption"], df["author"]):
                 for col, text in (("author", auth), ("caption", cap)):
                     if isinstance(text, str) and pat.search(text):
