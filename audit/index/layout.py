@@ -42,7 +42,7 @@ BUILD_FILES = (FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME, META_NAME)
 #: What a reader needs before it can list or open the index (the app's "ready").
 READY_FILES = (META_NAME, FAISS_NAME, IDS_NAME)
 #: Files whose change means "another index": a cached opened index must be reopened.
-CORE_FILES = (META_NAME, FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME, CAPTIONS_NAME)
+CORE_FILES = (META_NAME, FAISS_NAME, VECTORS_NAME, IDS_NAME, HASHES_NAME)
 REBUILD_HINT = "rebuild the index with `audit index build --overwrite`"
 
 

@@ -107,7 +107,7 @@ def extract_captions(generator: str | Path, prompts: Sequence[str], out: str | P
                 name = Path(r["representative"]).name if r["representative"] else None
                 r["scan_verdict"], r["scan_match_key"] = by_name.get(name, (None, None)) if name else (None, None)
         pd.DataFrame(rows).to_parquet(tmp / RESULTS_NAME, index=False)
-        write_meta(tmp, make_meta("extraction", generator=str(Path(generator).resolve()), weights_sha256=pipe.model_hash,
+        write_meta(tmp, make_meta("extraction", generator=str(Path(generator).resolve()), weights_sha256=pipe.weights_sha256,
                                   prompts_sha256=sha256_strings(prompts), prompts=len(prompts),
                                   samples_per_prompt=samples_per_prompt, seed=seed, steps=steps, guidance=guidance,
                                   settings=asdict(settings), spread=base, index=None if index is None else str(index),
