@@ -148,8 +148,8 @@ def test_index_without_caption_file_reads_and_build_adds_it(copy, capsys):
 
 def test_artist_lookup_and_locate_by_name_use_the_caption_index(copy):
     from audit.index import add_to_denylist, open_index
-    from audit.optout.lookup import lookup_artist
     from audit.index.cache import clear_index_cache
+    from audit.optout.lookup import lookup_artist
     from audit.removal.locate import find_hits
 
     key = open_index(copy).search_text("astronaut", k=1, mode="keyword")[0].key
