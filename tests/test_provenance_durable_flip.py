@@ -199,3 +199,20 @@ def test_upscale_small_records_c2pa_resized(tmp_path, capsys):
     q = _save(Image.open(io.BytesIO(signed)).convert("RGB"), tmp_path / "q.jpg", "JPEG", quality=90)
     r = recover_image(q, [tmp_path / "store"], ca=tmp_path / "ca")
     assert r.recovered and r.state == "Trusted" and r.manifest["history"][0]["actions"][1]["action"] == "c2pa.resized"
+
+
+def test_batched_watermark_decoder_reads_what_invisible_watermark_reads(stamped):
+    """wm.decode_bits replaces the library's per-block Python loop; on real images (marked, JPEG'd, mirrored,
+    unmarked) it must read the same bits."""
+    from imwatermark import WatermarkDecoder
+
+    d, _ = stamped
+    signed = np.asarray(_signed(d))
+    buf = io.BytesIO()
+    Image.fromarray(signed).save(buf, "JPEG", quality=60)
+    jpg = np.asarray(Image.open(buf).convert("RGB"))
+    for rgb in (signed, jpg, np.ascontiguousarray(jpg[:, ::-1]), np.asarray(_prep(UNRELATED, 300))):
+        lib = WatermarkDecoder("bits", wm.NBITS).decode(np.ascontiguousarray(rgb[:, :, ::-1]), wm.METHOD,
+                                                        scales=list(wm.SCALES))
+        assert wm.decode_bits(rgb) == tuple(int(b) for b in lib)
+    assert wm.bit_errors(wm.decode_bits(signed), "a1b2c3d4e5") == 0

@@ -92,15 +92,13 @@ class PixelCheck:
                 f"{MIN_TEXTURED_AGREE:.0%} of the textured tiles agreeing")
 
 
-def _tiles(h: int, w: int):
-    for i in range(GRID):
-        for j in range(GRID):
-            yield slice(i * h // GRID, (i + 1) * h // GRID), slice(j * w // GRID, (j + 1) * w // GRID)
+def _bounds(n: int) -> np.ndarray:
+    return np.array([k * n // GRID for k in range(GRID + 1)])
 
 
-def _index(h: int, w: int) -> dict[tuple[int, int], tuple[int, int]]:
-    """(row start, column start) of each tile → its (row, column) on the grid."""
-    return {(ys.start, xs.start): (k // GRID, k % GRID) for k, (ys, xs) in enumerate(_tiles(h, w))}
+def _tile_sums(x: np.ndarray, rb: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """GRID × GRID sums of a 2-D array over the tiles bounded by `rb` (rows) and `cb` (columns)."""
+    return np.add.reduceat(np.add.reduceat(x, rb[:-1], axis=0), cb[:-1], axis=1)
 
 
 def _fit_colour(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -116,13 +114,9 @@ def _fit_colour(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.ndarra
     return np.clip(out, 0, 255)
 
 
-def _tile_rms(matched: np.ndarray, ref: np.ndarray, mask: np.ndarray, tiles) -> list[float]:
-    out = []
-    for ys, xs in tiles:
-        m = mask[ys, xs]
-        d = (matched[ys, xs][m] - ref[ys, xs][m]) / 255.0
-        out.append(float(np.sqrt(np.mean(d * d))))
-    return out
+def _tile_rms(matched: np.ndarray, ref: np.ndarray, m: np.ndarray, n: np.ndarray, rb, cb) -> np.ndarray:
+    d2 = (((matched - ref) / 255.0) ** 2).sum(axis=2) * m
+    return np.sqrt(_tile_sums(d2, rb, cb) / np.maximum(3 * n, 1))
 
 
 def check(query_rgb: np.ndarray, stored_rgb: np.ndarray, matrix: np.ndarray) -> PixelCheck:
@@ -138,41 +132,34 @@ def check(query_rgb: np.ndarray, stored_rgb: np.ndarray, matrix: np.ndarray) -> 
     mask = cv2.erode(cv2.warpAffine(ones, matrix, (w, h), flags=cv2.INTER_NEAREST, borderValue=0),
                      np.ones((5, 5), np.uint8)) > 0
     overlap = float(mask.mean())
-    covered = [t for t in _tiles(h, w) if mask[t].mean() >= MIN_TILE_COVER]
-    if len(covered) < MIN_TILES:
-        return PixelCheck(len(covered), 0, 0, 0, 0.0, 1.0, 1.0, overlap)
+    rb, cb = _bounds(h), _bounds(w)
+    m = mask.astype(np.float64)
+    n = _tile_sums(m, rb, cb)  # covered pixels per tile
+    covered = n >= MIN_TILE_COVER * np.diff(rb)[:, None] * np.diff(cb)[None, :]
+    if covered.sum() < MIN_TILES:
+        return PixelCheck(int(covered.sum()), 0, 0, 0, 0.0, 1.0, 1.0, overlap)
     ref = stored_rgb.astype(np.float32)
-    rms = _tile_rms(_fit_colour(warped, ref, mask), ref, mask, covered)
-    good = np.zeros_like(mask)  # refit the colours on the better-agreeing half of the tiles
-    for t, r in zip(covered, rms):
-        if r <= float(np.median(rms)):
-            good[t] = mask[t]
-    matched = _fit_colour(warped, ref, good)
-    rms = _tile_rms(matched, ref, mask, covered)
+    rms = _tile_rms(_fit_colour(warped, ref, mask), ref, m, n, rb, cb)
+    row_tile = np.searchsorted(rb, np.arange(h), side="right") - 1
+    col_tile = np.searchsorted(cb, np.arange(w), side="right") - 1
+    good_tiles = covered & (rms <= np.median(rms[covered]))  # refit the colours on the better-agreeing half
+    matched = _fit_colour(warped, ref, mask & good_tiles[row_tile][:, col_tile])
+    rms = _tile_rms(matched, ref, m, n, rb, cb)
     g_q = cv2.GaussianBlur(cv2.cvtColor(matched.astype(np.uint8), cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
     g_c = cv2.GaussianBlur(cv2.cvtColor(stored_rgb, cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
     _, smap = structural_similarity(g_q, g_c, data_range=255, full=True, win_size=7)
-    grey = cv2.cvtColor(stored_rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    agree = textured = textured_agree = 0
-    agree_rms, agree_ssim = [], []
-    differs, index = np.zeros((GRID, GRID), bool), _index(h, w)
-    for (ys, xs), r in zip(covered, rms):
-        m = mask[ys, xs]
-        tex = float(grey[ys, xs][m].std()) >= TEXTURE_STD
-        s = float(smap[ys, xs][m].mean())
-        ok = r <= TILE_RMS and (not tex or s >= TILE_SSIM)
-        textured += tex
-        if ok:
-            agree += 1
-            agree_rms.append(r)
-            if tex:
-                textured_agree += 1
-                agree_ssim.append(s)
-        else:
-            differs[index[(ys.start, xs.start)]] = True
-    return PixelCheck(len(covered), agree, textured, textured_agree,
-                      float(np.mean(agree_ssim)) if agree_ssim else 0.0,
-                      max(agree_rms) if agree_rms else 1.0, max(rms), overlap, *_region_shape(differs))
+    grey = cv2.cvtColor(stored_rgb, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    nn = np.maximum(n, 1)
+    mean = _tile_sums(grey * m, rb, cb) / nn
+    std = np.sqrt(np.maximum(_tile_sums(grey * grey * m, rb, cb) / nn - mean * mean, 0))
+    tile_ssim = _tile_sums(smap * m, rb, cb) / nn
+    textured = covered & (std >= TEXTURE_STD)
+    agree = covered & (rms <= TILE_RMS) & (~textured | (tile_ssim >= TILE_SSIM))
+    textured_agree = agree & textured
+    return PixelCheck(int(covered.sum()), int(agree.sum()), int(textured.sum()), int(textured_agree.sum()),
+                      float(tile_ssim[textured_agree].mean()) if textured_agree.any() else 0.0,
+                      float(rms[agree].max()) if agree.any() else 1.0, float(rms[covered].max()), overlap,
+                      *_region_shape(covered & ~agree))
 
 
 def _region_shape(differs: np.ndarray) -> tuple[float, float]:

@@ -67,25 +67,24 @@ class _Read:
     readout: wm.Readout
 
 
-def _reads(rgb: np.ndarray, sizes: list[tuple[int, int]]) -> list[_Read]:
+def _reads(rgb: np.ndarray, sizes: list[tuple[int, int]], mirrored: bool) -> list[_Read]:
     """Watermark reads at the native size and at each stamped size with the same aspect ratio, of the image
-    as given and then of its mirror image (a flipped copy carries the mark's blocks in mirrored order)."""
+    as given or of its mirror image (a flipped copy carries the mark's blocks in mirrored order)."""
     import cv2
 
     h, w = rgb.shape[:2]
+    img = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
     out = []
-    for mirrored in (False, True):
-        img = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
-        r = wm.read(img)
+    r = wm.read(img)
+    if r is not None:
+        out.append(_Read(f"{w}x{h}", mirrored, r))
+    for sw, sh in sizes:
+        if (sw, sh) == (w, h) or abs((sw / sh) / (w / h) - 1) > ASPECT_TOLERANCE:
+            continue
+        interp = cv2.INTER_CUBIC if sw > w else cv2.INTER_AREA
+        r = wm.read(cv2.resize(img, (sw, sh), interpolation=interp))
         if r is not None:
-            out.append(_Read(f"{w}x{h}", mirrored, r))
-        for sw, sh in sizes:
-            if (sw, sh) == (w, h) or abs((sw / sh) / (w / h) - 1) > ASPECT_TOLERANCE:
-                continue
-            interp = cv2.INTER_CUBIC if sw > w else cv2.INTER_AREA
-            r = wm.read(cv2.resize(img, (sw, sh), interpolation=interp))
-            if r is not None:
-                out.append(_Read(f"{sw}x{sh}", mirrored, r))
+            out.append(_Read(f"{sw}x{sh}", mirrored, r))
     return out
 
 
@@ -187,8 +186,13 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
     opened = [ManifestStore(s, create=False) for s in (stores or (None,))]
     try:
         sizes = sorted({sz for s in opened for sz in s.sizes()})
-        reads = _reads(rgb, sizes)
+        reads = _reads(rgb, sizes, mirrored=False)
         entry, errors, mirrored, notes = _match_watermark(opened, reads)
+        if entry is None:  # then the mirror image (reads cost ~10 ms each: only when the image as given failed)
+            flipped = _reads(rgb, sizes, mirrored=True)
+            entry, errors, mirrored, more = _match_watermark(opened, flipped)
+            reads += flipped
+            notes += [n for n in more if n not in notes]
         method, distance, sim = ("watermark", None, None) if entry is not None else (None, None, None)
         local = rejected = None
         if entry is None:
