@@ -38,6 +38,7 @@ from audit import config  # noqa: E402
 SIDE = 512
 PHOTO_PKGS = ("ukui-wallpapers", "lomiri-wallpapers-16.04", "gnome-backgrounds", "sway-backgrounds")
 STAMPS_PKG = "tuxpaint-stamps-default"
+SPARE = 12  # extra pool images drawn in case some cannot be stamped durably (flat)
 SKIN_TONES = ("1F3FB", "1F3FC", "1F3FD", "1F3FE", "1F3FF")
 
 
@@ -108,7 +109,7 @@ def pool(n: int, seed: int, cache: Path) -> list[tuple[str, str, Image.Image]]:
     want = {"photo": min(len(sources["photo"]), n // 3)}
     want["stamp"] = (n - want["photo"]) // 2
     want["emoji"] = n - want["photo"] - want["stamp"]
-    out = []
+    out: list[tuple[str, str, Image.Image]] = []
     for kind, items in sources.items():
         rng.shuffle(items)
         got = 0
@@ -119,7 +120,8 @@ def pool(n: int, seed: int, cache: Path) -> list[tuple[str, str, Image.Image]]:
             if img is not None:
                 out.append((kind, src, img))
                 got += 1
-    return out
+    by_kind = [[x for x in out if x[0] == k] for k in want]
+    return [x for group in zip(*by_kind) for x in group] + [x for g in by_kind for x in g[min(map(len, by_kind)):]]
 
 
 # ------------------------------------------------------------------------------------------------ edits
@@ -232,16 +234,25 @@ def main() -> None:
     from audit.provenance.stamp import Stamper
 
     t_start = time.perf_counter()
-    sources = pool(args.images, args.seed, args.cache)
+    from audit.provenance.durable import CannotMark
+
+    sources = pool(args.images + SPARE, args.seed, args.cache)
     tmp = Path(tempfile.mkdtemp(prefix="durable_robustness_"))
     init_ca(tmp / "ca")
     (tmp / "src").mkdir(), (tmp / "out").mkdir()
     stamped: dict[str, tuple[str, str, str]] = {}  # file → (kind, source, wm_id)
+    skipped = []
     with Stamper(tmp / "ca", durable=True, store=tmp / "store") as stamper:
         for i, (kind, src, img) in enumerate(track(sources, desc="stamping", total=len(sources), unit="img")):
+            if len(stamped) == args.images:
+                break
             p = tmp / "src" / f"{i:04d}.png"
             img.save(p)
-            r = stamper.stamp(p, tmp / "out" / p.name)
+            try:
+                r = stamper.stamp(p, tmp / "out" / p.name)
+            except CannotMark as exc:  # what `stamp --durable` on a folder skips, too
+                skipped.append(f"{src}: {exc.message.split(': ', 1)[-1]}")
+                continue
             stamped[p.name] = (kind, src, r.wm_id)
     kinds = ("photo", "stamp", "emoji")
     rows = {}
@@ -298,6 +309,8 @@ def main() -> None:
     lo, hi = wilson(len(false), tried)
     print(f"false recoveries: {len(false)}/{tried} unrelated reference images (each route also tried its mirror "
           f"image), 95% CI {lo:.2%}–{hi:.2%}")
+    for line in skipped:
+        print(f"  - not stamped (skipped as `stamp --durable` would): {line}")
     for line in wrong_lines + false:
         print(f"  - {line}")
 
