@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import math
+import multiprocessing as mp
 import random
 import subprocess
 import sys
@@ -221,16 +222,49 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------------------------------ run
 
+_DIR: Path | None = None
+
+
+def _init(tmp: Path) -> None:
+    global _DIR
+    _DIR = tmp
+
+
+def _recover(img: Image.Image):
+    import os
+
+    from audit.provenance.recover import recover_image
+
+    q = _DIR / f"q-{os.getpid()}.png"
+    img.save(q)
+    return recover_image(q, [_DIR / "store"], ca=_DIR / "ca")
+
+
+def _recover_edit(task: tuple[str, str]):
+    """One stamped file, edited (which also strips its manifest), then recovered."""
+    name, f = task
+    res = _recover(EDITS[name](Image.open(_DIR / "out" / f).convert("RGB")))
+    return res.recovered, res.wm_id, res.method, res.state, res.mirrored
+
+
+def _recover_unrelated(p: Path):
+    try:
+        img = _short(Image.open(p).convert("RGB"))
+    except OSError:
+        return None
+    res = _recover(img)  # recovery itself also tries the mirror image on every route
+    return p.name, res.recovered, res.wm_id, res.method, res.mirrored
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=40, help="stamped images (a third photos, stamps, emoji)")
     ap.add_argument("--unrelated", type=int, default=200, help="unstamped reference images for false recoveries")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", type=Path, default=config.CACHE_DIR / "bench-pool")
+    ap.add_argument("--workers", type=int, default=2, help="recovery processes (each single-threaded)")
     args = ap.parse_args()
     from audit.progress import track
     from audit.provenance.ca import init_ca
-    from audit.provenance.recover import recover_image
     from audit.provenance.stamp import Stamper
 
     t_start = time.perf_counter()
@@ -255,49 +289,41 @@ def main() -> None:
                 continue
             stamped[p.name] = (kind, src, r.wm_id)
     kinds = ("photo", "stamp", "emoji")
-    rows = {}
-    t0, n_rec = time.perf_counter(), 0
+    tasks = [(name, f) for name in EDITS for f in sorted(stamped)]
+    t0 = time.perf_counter()
+    with mp.get_context("fork").Pool(args.workers, initializer=_init, initargs=(tmp,)) as workers:
+        results = list(track(workers.imap(_recover_edit, tasks, chunksize=4), desc="edits", total=len(tasks), unit="q"))
+        rec_s = (time.perf_counter() - t0) / max(len(tasks), 1) * args.workers
+        ref = sorted((config.REFERENCE_DIR / "images").iterdir())
+        random.Random(args.seed).shuffle(ref)
+        t1 = time.perf_counter()
+        negatives = [r for r in track(workers.imap(_recover_unrelated, ref[:args.unrelated], chunksize=4),
+                                      desc="unrelated", total=min(args.unrelated, len(ref)), unit="img") if r is not None]
+        neg_s = (time.perf_counter() - t1) / max(len(negatives), 1) * args.workers
+    rows = {name: ({k: [0, 0] for k in kinds}, {"watermark": 0, "fingerprint": 0, "local-features": 0}, [0], [0])
+            for name in EDITS}
     wrong_lines = []
-    for name, fn in EDITS.items():
-        ok = {k: [0, 0] for k in kinds}
-        routes = {"watermark": 0, "fingerprint": 0, "local-features": 0}
-        mirrored = wrong = 0
-        for f, (kind, src, wm_id) in track(sorted(stamped.items()), desc=name, total=len(stamped), unit="img"):
-            q = tmp / "q.png"
-            fn(Image.open(tmp / "out" / f).convert("RGB")).save(q)
-            res = recover_image(q, [tmp / "store"], ca=tmp / "ca")
-            n_rec += 1
-            ok[kind][1] += 1
-            if res.recovered and res.wm_id == wm_id and res.state == "Trusted":
-                ok[kind][0] += 1
-                routes[res.method] += 1
-                mirrored += res.mirrored
-            elif res.recovered:
-                wrong += 1
-                wrong_lines.append(f"{name}: {src} → {res.wm_id} by {res.method}")
-        rows[name] = (ok, routes, mirrored, wrong)
-    rec_s = (time.perf_counter() - t0) / max(n_rec, 1)
-
-    ref = sorted((config.REFERENCE_DIR / "images").iterdir())
-    random.Random(args.seed).shuffle(ref)
-    false, tried = [], 0
-    t1 = time.perf_counter()
-    for p in track(ref[:args.unrelated], desc="unrelated", total=min(args.unrelated, len(ref)), unit="img"):
-        try:
-            img = _short(Image.open(p).convert("RGB"))
-        except OSError:
-            continue
-        img.save(tmp / "u.png")  # recovery itself also tries the mirror image on every route
-        res = recover_image(tmp / "u.png", [tmp / "store"], ca=tmp / "ca")
-        tried += 1
-        if res.recovered:
-            false.append(f"{p.name} → {res.wm_id} by {res.method}{' (mirrored)' if res.mirrored else ''}")
-    neg_s = (time.perf_counter() - t1) / max(tried, 1)
+    for (name, f), (recovered, wm_id, method, state, mirrored) in zip(tasks, results):
+        kind, src, want = stamped[f]
+        ok, routes, n_mirrored, wrong = rows[name]
+        ok[kind][1] += 1
+        if recovered and wm_id == want and state == "Trusted":
+            ok[kind][0] += 1
+            routes[method] += 1
+            n_mirrored[0] += mirrored
+        elif recovered:
+            wrong[0] += 1
+            wrong_lines.append(f"{name}: {src} → {wm_id} by {method}")
+    rows = {k: (ok, routes, m[0], w[0]) for k, (ok, routes, m, w) in rows.items()}
+    tried = len(negatives)
+    false = [f"{name} → {wm_id} by {method}{' (mirrored)' if mirrored else ''}"
+             for name, recovered, wm_id, method, mirrored in negatives if recovered]
 
     n_kind = {k: sum(1 for v in stamped.values() if v[0] == k) for k in kinds}
     print(f"stamped {len(stamped)} images ({n_kind['photo']} photos, {n_kind['stamp']} Tux Paint stamps, "
           f"{n_kind['emoji']} OpenMoji), short side {SIDE} px; recover {rec_s * 1000:.0f} ms/edit, "
-          f"{neg_s * 1000:.0f} ms/unrelated query; total {time.perf_counter() - t_start:.0f} s")
+          f"{neg_s * 1000:.0f} ms/unrelated query (per worker); total {time.perf_counter() - t_start:.0f} s "
+          f"with {args.workers} workers")
     print("| edit | recovered (95% CI) | photos | stamps | emoji | by watermark / fingerprint / local | reported mirrored | wrong entry |")
     print("|---|---|---|---|---|---|---|---|")
     for name, (ok, routes, mirrored, wrong) in rows.items():
