@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import multiprocessing as mp
 import random
@@ -291,14 +292,26 @@ def main() -> None:
     kinds = ("photo", "stamp", "emoji")
     tasks = [(name, f) for name in EDITS for f in sorted(stamped)]
     t0 = time.perf_counter()
+    log = (tmp / "results.jsonl").open("a")  # every answer as it comes: a run cut short still has its numbers
+    print(f"per-query results: {tmp / 'results.jsonl'}", flush=True)
+
+    def logged(it, label):
+        for task, r in it:
+            log.write(json.dumps({"set": label, "task": str(task), "result": r}) + "\n")
+            log.flush()
+            yield r
+
     with mp.get_context("fork").Pool(args.workers, initializer=_init, initargs=(tmp,)) as workers:
-        results = list(track(workers.imap(_recover_edit, tasks, chunksize=4), desc="edits", total=len(tasks), unit="q"))
+        results = list(logged(zip(tasks, track(workers.imap(_recover_edit, tasks, chunksize=4), desc="edits",
+                                               total=len(tasks), unit="q")), "edit"))
         rec_s = (time.perf_counter() - t0) / max(len(tasks), 1) * args.workers
         ref = sorted((config.REFERENCE_DIR / "images").iterdir())
         random.Random(args.seed).shuffle(ref)
         t1 = time.perf_counter()
-        negatives = [r for r in track(workers.imap(_recover_unrelated, ref[:args.unrelated], chunksize=4),
-                                      desc="unrelated", total=min(args.unrelated, len(ref)), unit="img") if r is not None]
+        chosen = ref[:args.unrelated]
+        negatives = [r for r in logged(zip(chosen, track(workers.imap(_recover_unrelated, chosen, chunksize=4),
+                                                          desc="unrelated", total=len(chosen), unit="img")), "unrelated")
+                     if r is not None]
         neg_s = (time.perf_counter() - t1) / max(len(negatives), 1) * args.workers
     rows = {name: ({k: [0, 0] for k in kinds}, {"watermark": 0, "fingerprint": 0, "local-features": 0}, [0], [0])
             for name in EDITS}
