@@ -12,6 +12,7 @@ from PIL import Image
 
 from audit.cli import main
 from audit.config import REFERENCE_DIR
+from audit.provenance import aligned_check as ac
 from audit.provenance import local_features as lf
 from audit.provenance.ca import init_ca
 from audit.provenance.recover import recover_image
@@ -57,7 +58,7 @@ def test_cropped_copy_recovers_original_manifest(store, tmp_path, name, frac, dx
     r = recover_image(q, [d / "store"], ca=d / "ca")
     assert r.recovered and r.method == "local-features" and r.wm_id == ids[name], r.reasons
     assert r.state == "Trusted" and r.manifest["history"][0]["actions"][0]["parameters"]["prompt"] == name
-    assert r.inliers >= lf.MIN_INLIERS and 0 < r.inlier_ratio <= 1 and r.aligned_ssim >= lf.MIN_SSIM
+    assert r.inliers >= lf.MIN_INLIERS and 0 < r.inlier_ratio <= 1 and r.aligned_ssim >= ac.MIN_SSIM
     assert abs(r.overlap - frac * frac) < 0.08  # the crop covers frac² of the stored image
     assert any("RANSAC inliers" in x and "covers" in x for x in r.reasons)
 
@@ -74,7 +75,7 @@ def test_lookalike_and_unrelated_images_are_refused(store, tmp_path):
     _crop(_prep(CARD_VARIANT), 0.8).save(tmp_path / "v.png")
     r = recover_image(tmp_path / "v.png", [d / "store"], ca=d / "ca")
     assert r.inliers is not None and r.inliers >= lf.MIN_INLIERS  # geometry alone would have accepted it
-    assert any("best local-feature candidate" in x and "worst tile" in x for x in r.reasons)
+    assert any("best local-feature candidate" in x and "tiles agree" in x and "scattered" in x for x in r.reasons)
 
 
 def test_schema1_store_is_migrated_says_features_missing_then_backfills(store, tmp_path, capsys):

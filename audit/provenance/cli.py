@@ -55,18 +55,23 @@ def stamp_cmd(
     durable: bool = typer.Option(False, "--durable", help="Also embed an invisible watermark id and keep the signed "
                                  "copy in a manifest store, so `recover` finds it after the manifest is stripped."),
     store: Optional[Path] = typer.Option(None, "--store", help="Manifest store dir for --durable (default: local store)."),
+    upscale_small: bool = typer.Option(False, "--upscale-small", help="With --durable: Lanczos-upscale images under "
+                                       "256 px (recorded as a c2pa.resized action) instead of skipping them."),
 ) -> None:
-    """Sign images with a C2PA manifest: created by a trained model, prompt/seed, audit verdict, mining choice."""
+    """Sign images with a C2PA manifest: created by a trained model, prompt/seed, audit verdict, mining choice.
+
+    With --durable, images that cannot carry durable provenance (too small, flat) are skipped and listed."""
     from audit.provenance.assertions import ManifestOptions, read_generator
-    from audit.provenance.stamp import stamp_images
+    from audit.provenance.stamp import stamp_batch
 
     options = ManifestOptions(
         include_prompt=prompt, training_mining=training_mining.value, mining_label=mining_label.value,
         generator=read_generator(generator) if generator else None,
     )
-    results = stamp_images(images, out, ca=ca, options=options, report=report, overwrite=overwrite,
-                           in_place=in_place, thumbnail=thumbnail, tsa_url=tsa,
-                           durable=durable, store=store)
+    batch = stamp_batch(images, out, ca=ca, options=options, report=report, overwrite=overwrite,
+                        in_place=in_place, thumbnail=thumbnail, tsa_url=tsa, durable=durable, store=store,
+                        upscale_small=upscale_small)
+    results = batch.stamped
     parents = sum(r.had_manifest for r in results)
     where = "in place" if in_place else f"into {out}"
     typer.echo(f"stamped {len(results)} image(s) {where}"
@@ -74,9 +79,15 @@ def stamp_cmd(
     for r in results:
         if r.wm_id:
             typer.echo(f"  {r.output.name}: watermark {r.wm_id} (PSNR {r.psnr:.1f} dB), kept in {r.store}")
+            if r.upscaled_from:
+                typer.echo(f"    upscaled from {r.upscaled_from[0]}x{r.upscaled_from[1]} px first (recorded as c2pa.resized)")
             if r.readback_errors is not None and r.readback_errors > 4:
                 typer.echo(f"    warning: the mark reads back with {r.readback_errors}/64 bit errors (flat or "
                            "saturated image); recovery will rely on the perceptual fingerprint")
+    if batch.skipped:
+        typer.echo(f"skipped {len(batch.skipped)} image(s) that cannot carry durable provenance:")
+        for s in batch.skipped:
+            typer.echo(f"  - {s.source}: {s.reason}")
 
 
 @app.command("verify")
@@ -126,7 +137,8 @@ def recover_cmd(
     if as_json:
         typer.echo(json.dumps(r.to_dict(), indent=2, default=str))
     else:
-        head = (f"recovered by {r.method} (id {r.wm_id}, confidence {r.confidence}): {r.state}"
+        flip = ", mirrored copy" if r.mirrored else ""
+        head = (f"recovered by {r.method} (id {r.wm_id}, confidence {r.confidence}{flip}): {r.state}"
                 if r.recovered else "nothing recovered")
         typer.echo(f"{r.image}: {head}")
         for reason in r.reasons:

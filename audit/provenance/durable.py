@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.errors import ProvenanceError
+from audit.errors import ImageError, ProvenanceError
 from audit.provenance import watermark as wm
 from audit.provenance.fingerprint import Fingerprint, fingerprint
-from audit.provenance.local_features import LocalFeatures, extract
+from audit.provenance.local_features import MIN_INLIERS, LocalFeatures, extract
 
 FINGERPRINT_ALG = "org.genaudit.phash-dhash.v1"
 _SAVE = {"image/png": ("PNG", {}), "image/jpeg": ("JPEG", {"quality": 95}), "image/webp": ("WEBP", {"lossless": True})}
@@ -32,11 +32,51 @@ class Prepared:
     local: LocalFeatures  # ORB keypoints for crop-tolerant recovery (kept in the store, not in the manifest)
 
 
+FLAT_STD = 2.0  # grey std (0–255) at 64×64 below which an image is one plain colour
+
+
+class CannotMark(ImageError):
+    """The image cannot carry durable provenance (too small, flat): a batch skips it and says why."""
+
+
 def check_durable_size(path: Path) -> None:
     from PIL import Image
 
     with Image.open(path) as img:
-        wm.check_size(img.width, img.height, str(path))
+        try:
+            wm.check_size(img.width, img.height, str(path))
+        except ImageError as exc:
+            raise CannotMark(exc.message, exc.hint) from None
+
+
+def durable_input(path: Path, mime: str, upscale_small: bool) -> tuple[bytes | None, tuple[dict, ...]]:
+    """(bytes to sign instead of the file's, extra c2pa actions): nothing to change for a large enough image;
+    with `upscale_small` an image under the mark's minimum is Lanczos-upscaled and the c2pa.resized action
+    recording it is returned; without it such an image raises CannotMark."""
+    from PIL import Image
+
+    try:
+        img = Image.open(path)
+    except Exception:  # unreadable: stamping reports it as a corrupt image
+        return None, ()
+    with img:
+        if min(img.size) >= wm.MIN_SIDE:
+            return None, ()
+        if not upscale_small:
+            check_durable_size(path)
+        img.load()
+        big, action = upscale_for_mark(img.convert("RGB"), path.name)
+    return encode(np.asarray(big, dtype=np.uint8), mime), (action,)
+
+
+def _check_not_flat(rgb: np.ndarray, name: str) -> None:
+    import cv2
+
+    grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (64, 64), interpolation=cv2.INTER_AREA)
+    std = float(grey.std())
+    if std < FLAT_STD:
+        raise CannotMark(f"{name}: flat (one plain colour, grey std {std:.1f} < {FLAT_STD}): nothing for a watermark, "
+                         "fingerprint or local features to hold on to", "stamp it without --durable")
 
 
 def upscale_for_mark(img, name: str = "<image>"):
@@ -51,7 +91,8 @@ def upscale_for_mark(img, name: str = "<image>"):
     size = (max(wm.MIN_SIDE, round(w * s)), max(wm.MIN_SIDE, round(h * s)))
     action = {"action": "c2pa.resized", "parameters": {
         "description": f"{name}: upscaled {w}x{h} → {size[0]}x{size[1]} (Lanczos) to carry the durable watermark",
-        "from": [w, h], "to": list(size), "method": "lanczos"}}
+        # sizes as maps: c2pa writes a JSON list of small ints as a CBOR byte string (256 became 0)
+        "from": {"width": w, "height": h}, "to": {"width": size[0], "height": size[1]}, "method": "lanczos"}}
     return img.convert("RGB").resize(size, Image.Resampling.LANCZOS), action
 
 
@@ -70,12 +111,16 @@ def encode(rgb: np.ndarray, mime: str) -> bytes:
 
 
 def prepare_durable(data: bytes, mime: str, name: str, store) -> Prepared:
-    """Watermark `data` with an id not yet in `store`; raise ImageError if the image is too small."""
+    """Watermark `data` with an id not yet in `store`; raise CannotMark if the image is too small or flat."""
     from audit.images import load_image
 
     rgb = np.asarray(load_image(data).image, dtype=np.uint8)
     h, w = rgb.shape[:2]
-    wm.check_size(w, h, name)
+    try:
+        wm.check_size(w, h, name)
+    except ImageError as exc:
+        raise CannotMark(exc.message, exc.hint) from None
+    _check_not_flat(rgb, name)
     for _ in range(8):
         wm_id = wm.new_id()
         if not store.has(wm_id):
@@ -88,6 +133,11 @@ def prepare_durable(data: bytes, mime: str, name: str, store) -> Prepared:
     readout = wm.read(decoded)
     errors = wm.NBITS if readout is None else wm.bit_errors(readout.bits, wm_id)
     fp = fingerprint(decoded)
+    local = extract(decoded)
+    if errors > wm.MAX_BIT_ERRORS and not fp.informative and len(local.keypoints) < 2 * MIN_INLIERS:
+        raise CannotMark(f"{name}: nearly flat: the mark reads back with {errors}/64 bit errors, the fingerprint is "
+                         f"uninformative and it has {len(local.keypoints)} keypoints: nothing durable would survive",
+                         "stamp it without --durable")
     fp_bytes = fp.phash.to_bytes(8, "big") + fp.dhash.to_bytes(8, "big")
     assertions = (soft_binding(wm.ALG, bytes.fromhex(wm_id)), soft_binding(FINGERPRINT_ALG, fp_bytes))
-    return Prepared(out, wm_id, w, h, fp, errors, float(wm.psnr(rgb, decoded)), assertions, extract(decoded))
+    return Prepared(out, wm_id, w, h, fp, errors, float(wm.psnr(rgb, decoded)), assertions, local)

@@ -4,14 +4,16 @@ block grid and change pHash/dHash completely).
 
 Route: faiss binary index over all stored descriptors → Hamming votes pick a few candidate entries →
 RANSAC similarity fit (memorisation.evidence.align) → the query is warped onto the stored signed copy
-and its pixels must agree (evidence.aligned_scores: SSIM and worst-tile RMS over the overlap).
+and its pixels must agree tile by tile (aligned_check.py: tolerates stickers, caption boxes and
+redactions over up to ~45 % of the overlap, refuses look-alikes whose textured tiles differ).
+The query's mirror image goes through the same route (ORB descriptors are not mirror-invariant), so a
+horizontally flipped copy is found too and reported as mirrored.
 
 Settings measured in benchmarks/durable_bench.py (RESULTS.md "Durable provenance"): 1000 ORB features
 with a low FAST threshold (3, not OpenCV's 20) at a 512 px long side, so smooth wallpapers still get
-keypoints. Unrelated images reach ≤ 8 inliers, variants of one card deck up to 31 (SSIM ≤ 0.81); crops of
-a stamped image (80 %, 60 %, + JPEG 75, + brightness) have aligned SSIM ≥ 0.89 and worst tile ≤ 0.063, while
-the ornamental twin of a stamped card (631 inliers) has worst tile 0.084. Limits: smooth gradients have no
-corners; a re-generation of a memorised image by a 32 px generator passes like a crop would (RESULTS.md).
+keypoints. Unrelated images reach ≤ 8 inliers, variants of one card deck up to 31, the ornamental twin of
+a stamped card 631 (refused by its artwork tiles). Limits: smooth gradients have no corners; a
+re-generation of a memorised image by a 32 px generator passes like a crop would (RESULTS.md).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from audit.provenance.aligned_check import PixelCheck
+
 ALG = "org.genaudit.orb512.v1"  # bump when detector settings change: stored features must match the query's
 WORK_SIDE = 512
 MAX_FEATURES = 1000
@@ -28,8 +32,6 @@ FAST_THRESHOLD = 3
 VOTE_DISTANCE = 64  # of 256 descriptor bits: a nearest stored descriptor this close votes for its entry
 CANDIDATES = 4  # entries verified geometrically per query
 MIN_INLIERS = 10
-MIN_SSIM = 0.85
-MAX_TILE_RMS = 0.075
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,29 @@ class LocalMatch:
     votes: int  # query descriptors whose nearest stored descriptor belongs to this entry
     inliers: int  # RANSAC inliers of the similarity transform
     matches: int  # ratio-test matches RANSAC started from
-    ssim: float  # aligned SSIM over the overlap
-    tile_rms: float  # worst aligned tile RMS over the overlap, pixels in [0, 1]
-    overlap: float  # share of the stored image covered by the query (≈ crop area)
     scale: float  # query → stored scale
+    pixels: PixelCheck  # tile votes of the aligned query against the stored signed copy
+    mirrored: bool = False  # the query's mirror image matched (a horizontally flipped copy)
 
     @property
     def inlier_ratio(self) -> float:
         return self.inliers / self.matches if self.matches else 0.0
 
     @property
+    def ssim(self) -> float:
+        return self.pixels.ssim
+
+    @property
+    def tile_rms(self) -> float:
+        return self.pixels.tile_rms
+
+    @property
+    def overlap(self) -> float:
+        return self.pixels.overlap
+
+    @property
     def accepted(self) -> bool:
-        return self.inliers >= MIN_INLIERS and self.ssim >= MIN_SSIM and self.tile_rms <= MAX_TILE_RMS
+        return self.inliers >= MIN_INLIERS and self.pixels.accepted
 
 
 def _work_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -121,49 +134,60 @@ def vote(query_desc: np.ndarray, stored: Sequence[tuple[str, LocalFeatures]], to
     index = faiss.IndexBinaryFlat(256)
     index.add(np.ascontiguousarray(np.concatenate([f.descriptors for _, f in stored])))
     owner = np.concatenate([np.full(len(f.descriptors), i) for i, (_, f) in enumerate(stored)])
-    dist, idx = index.search(np.ascontiguousarray(query_desc), 1)
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)  # one small query: on a loaded machine OpenMP threads only spin (measured 1.5 s)
+    try:
+        dist, idx = index.search(np.ascontiguousarray(query_desc), 1)
+    finally:
+        faiss.omp_set_num_threads(threads)
     near = idx[:, 0][(dist[:, 0] <= VOTE_DISTANCE) & (idx[:, 0] >= 0)]
     counts = np.bincount(owner[near], minlength=len(stored))
     order = np.argsort(-counts, kind="stable")[:top]
     return [(stored[i][0], int(counts[i])) for i in order if counts[i] > 0]
 
 
-def verify(query, stored: LocalFeatures, stored_rgb: np.ndarray, wm_id: str, votes: int) -> LocalMatch | None:
-    """RANSAC fit of the query onto one stored image, then the aligned pixel check against its signed copy."""
-    from PIL import Image
-
-    from audit.memorisation.evidence import Features, align, aligned_scores, grid_pixels
+def verify(query, stored: LocalFeatures, stored_rgb: np.ndarray, wm_id: str, votes: int,
+           mirrored: bool = False) -> LocalMatch | None:
+    """RANSAC fit of the query onto one stored image, then the tile-wise pixel check against its signed copy."""
+    from audit.memorisation.evidence import Features, align
+    from audit.provenance.aligned_check import check
 
     cv2 = _cv2()
     rgb = cv2.resize(stored_rgb, (stored.width, stored.height), interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    cand = Features(rgb, gray, grid_pixels(Image.fromarray(rgb)), stored.keypoints, stored.descriptors, "orb")
+    cand = Features(rgb, gray, None, stored.keypoints, stored.descriptors, "orb")
     a = align(query, cand)
     if a is None:
         return None
-    s = aligned_scores(query, cand, a)
-    return LocalMatch(wm_id, votes, a.inliers, a.matches, s.ssim, s.tiled_l2, s.overlap, a.scale)
+    return LocalMatch(wm_id, votes, a.inliers, a.matches, a.scale, check(query.rgb, rgb, a.matrix), mirrored)
 
 
 def match(rgb: np.ndarray, stored: Iterable[tuple[str, LocalFeatures]], load_rgb) -> tuple[LocalMatch | None,
                                                                                          LocalMatch | None]:
-    """(accepted match or None, best rejected candidate for the report). `load_rgb(wm_id)` gives the signed copy."""
+    """(accepted match or None, best rejected candidate for the report). `load_rgb(wm_id)` gives the signed copy.
+
+    The query, then (if nothing was accepted) its mirror image, votes for CANDIDATES entries to verify."""
     stored = list(stored)
-    query = _features(rgb)
     by_id = dict(stored)
     best_rejected: LocalMatch | None = None
     found: list[LocalMatch] = []
-    for wm_id, votes in vote(query.descriptors, stored):
-        pixels = load_rgb(wm_id)
-        if pixels is None:
-            continue
-        m = verify(query, by_id[wm_id], pixels, wm_id, votes)
-        if m is None:
-            continue
-        if m.accepted:
-            found.append(m)
-        elif best_rejected is None or m.inliers > best_rejected.inliers:
-            best_rejected = m
+    pixels: dict[str, np.ndarray | None] = {}
+    for mirrored in (False, True):
+        if found:  # the image as given matched: its mirror need not be searched
+            break
+        query = _features(np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb)
+        for wm_id, votes in vote(query.descriptors, stored):
+            if wm_id not in pixels:
+                pixels[wm_id] = load_rgb(wm_id)
+            if pixels[wm_id] is None:
+                continue
+            m = verify(query, by_id[wm_id], pixels[wm_id], wm_id, votes, mirrored)
+            if m is None:
+                continue
+            if m.accepted:
+                found.append(m)
+            elif best_rejected is None or m.inliers > best_rejected.inliers:
+                best_rejected = m
     if found:
         return max(found, key=lambda m: (m.inliers, m.ssim)), best_rejected
     return None, best_rejected

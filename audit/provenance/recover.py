@@ -4,7 +4,9 @@ Order: read the watermark (at the image's size, then scaled back to each stamped
 aspect ratio, which undoes resizing); a checksum-valid id, or a word within MAX_BIT_ERRORS of a stored
 id's codeword, names the entry. Otherwise fall back to the nearest perceptual fingerprint in the
 store(s), and then (crops defeat both) to ORB keypoints matched against the store's local features with
-RANSAC and an aligned pixel check (local_features.py). The stored signed copy is then re-verified with
+RANSAC and a tile-wise aligned pixel check that tolerates stickers and caption boxes (local_features.py,
+aligned_check.py). Every route also tries the image's mirror image: a flipped copy is found and reported
+as mirrored. The stored signed copy is then re-verified with
 c2pa, so a recovered manifest whose signature no longer validates (expired or untrusted signer, edited
 store file) says so.
 """
@@ -35,7 +37,7 @@ class RecoveryResult:
     method: str | None  # "watermark" | "fingerprint" | "local-features" | None
     wm_id: str | None
     store: str | None
-    bit_errors: int | None  # of 64 watermark bits (0 = perfect read)
+    bit_errors: int | None  # of 64 watermark bits against the recovered id (0 = perfect read), whichever route decided
     fingerprint_distance: int | None  # pHash+dHash Hamming distance, of 128 bits
     confidence: str  # high | medium | low | none
     state: str | None  # Trusted / Valid / Invalid of the stored signed copy
@@ -47,6 +49,8 @@ class RecoveryResult:
     inlier_ratio: float | None = None  # inliers / ratio-test matches
     aligned_ssim: float | None = None  # SSIM of the aligned query against the stored copy, over the overlap
     overlap: float | None = None  # share of the stored image the query covers (≈ crop area)
+    mirrored: bool = False  # the copy is a horizontal mirror image of the stored one
+    occluded: float | None = None  # local-features route: share of the aligned tiles that disagree (stickers, boxes)
 
     @property
     def ok(self) -> bool:
@@ -56,22 +60,31 @@ class RecoveryResult:
         return asdict(self)
 
 
-def _reads(rgb: np.ndarray, sizes: list[tuple[int, int]]) -> list[tuple[str, wm.Readout]]:
-    """Watermark reads at the native size and at each stamped size with the same aspect ratio."""
+@dataclass(frozen=True)
+class _Read:
+    size: str  # WxH the query was scaled to before reading
+    mirrored: bool  # read from the query's mirror image
+    readout: wm.Readout
+
+
+def _reads(rgb: np.ndarray, sizes: list[tuple[int, int]], mirrored: bool) -> list[_Read]:
+    """Watermark reads at the native size and at each stamped size with the same aspect ratio, of the image
+    as given or of its mirror image (a flipped copy carries the mark's blocks in mirrored order)."""
     import cv2
 
     h, w = rgb.shape[:2]
+    img = np.ascontiguousarray(rgb[:, ::-1]) if mirrored else rgb
     out = []
-    r = wm.read(rgb)
+    r = wm.read(img)
     if r is not None:
-        out.append((f"{w}x{h}", r))
+        out.append(_Read(f"{w}x{h}", mirrored, r))
     for sw, sh in sizes:
         if (sw, sh) == (w, h) or abs((sw / sh) / (w / h) - 1) > ASPECT_TOLERANCE:
             continue
         interp = cv2.INTER_CUBIC if sw > w else cv2.INTER_AREA
-        r = wm.read(cv2.resize(rgb, (sw, sh), interpolation=interp))
+        r = wm.read(cv2.resize(img, (sw, sh), interpolation=interp))
         if r is not None:
-            out.append((f"{sw}x{sh}", r))
+            out.append(_Read(f"{sw}x{sh}", mirrored, r))
     return out
 
 
@@ -83,47 +96,57 @@ def _lookup(stores: list[ManifestStore], wm_id: str) -> Entry | None:
     return found[0] if found else None
 
 
-def _match_watermark(stores, reads) -> tuple[Entry | None, int | None, list[str]]:
+def _match_watermark(stores, reads: list[_Read]) -> tuple[Entry | None, int | None, bool, list[str]]:
+    """(entry, bit errors, mirrored, notes): an exact checksum first, then the nearest stored codeword."""
     notes: list[str] = []
-    for _, r in reads:  # exact checksum first
-        if r.wm_id is not None:
-            entry = _lookup(stores, r.wm_id)
+    for r in reads:  # exact checksum first (unmirrored reads come first)
+        if r.readout.wm_id is not None:
+            entry = _lookup(stores, r.readout.wm_id)
             if entry is not None:
-                return entry, wm.bit_errors(r.bits, entry.wm_id), notes
-            notes.append(f"watermark id {r.wm_id} read with a valid checksum, but it is not in "
+                return entry, wm.bit_errors(r.readout.bits, entry.wm_id), r.mirrored, notes
+            notes.append(f"watermark id {r.readout.wm_id} read with a valid checksum, but it is not in "
                          f"{', '.join(str(s.directory) for s in stores)}: stamped into another store?")
-    best: tuple[int, Entry] | None = None
+    best: tuple[int, bool, Entry] | None = None
     for s in stores:  # then nearest codeword within MAX_BIT_ERRORS
         for e in s.entries():
-            for _, r in reads:
-                d = wm.bit_errors(r.bits, e.wm_id)
-                if d <= wm.MAX_BIT_ERRORS and (best is None or d < best[0]):
-                    best = (d, e)
+            for r in reads:
+                d = wm.bit_errors(r.readout.bits, e.wm_id)
+                if d <= wm.MAX_BIT_ERRORS and (best is None or (d, r.mirrored) < best[:2]):
+                    best = (d, r.mirrored, e)
     if best is not None:
-        _lookup(stores, best[1].wm_id)  # clash check
-        return best[1], best[0], notes
-    return None, None, notes
+        _lookup(stores, best[2].wm_id)  # clash check
+        return best[2], best[0], best[1], notes
+    return None, None, False, notes
 
 
-def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | None]:
-    """Nearest informative fingerprint within MAX_DISTANCE whose pixels also correlate ≥ MIN_SIMILARITY."""
+def _best_bits(reads: list[_Read], wm_id: str) -> int | None:
+    """Fewest bit errors any read has against `wm_id`'s codeword: reported even when the mark did not decide."""
+    return min((wm.bit_errors(r.readout.bits, wm_id) for r in reads), default=None)
+
+
+def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | None, bool]:
+    """Nearest informative fingerprint within MAX_DISTANCE whose pixels also correlate ≥ MIN_SIMILARITY,
+    for the image as given and for its mirror image: (entry, distance, correlation, mirrored)."""
     from audit.images import load_image
 
-    fp = fingerprint(rgb)
-    if not fp.informative:
-        return None, None, None
-    cands = sorted(((fp.distance(e.fingerprint), e.wm_id, e) for s in stores for e in s.entries()
-                    if e.fingerprint.informative), key=lambda t: t[:2])
+    views = [(False, rgb), (True, np.ascontiguousarray(rgb[:, ::-1]))]
+    fps = [(m, v, fingerprint(v)) for m, v in views]
+    if not fps[0][2].informative:
+        return None, None, None, False
+    cands = sorted(((fp.distance(e.fingerprint), m, e.wm_id, e, v) for m, v, fp in fps for s in stores
+                    for e in s.entries() if e.fingerprint.informative), key=lambda t: t[:3])
     nearest = cands[0][0] if cands else None
     best_sim = None
-    for d, _, e in cands:
-        if d > MAX_DISTANCE or not e.signed_path.is_file():
+    for d, mirrored, _, e, view in cands:
+        if d > MAX_DISTANCE:
             break
-        sim = similarity(rgb, np.asarray(load_image(e.signed_path.read_bytes()).image, dtype=np.uint8))
+        if not e.signed_path.is_file():
+            continue
+        sim = similarity(view, np.asarray(load_image(e.signed_path.read_bytes()).image, dtype=np.uint8))
         if sim >= MIN_SIMILARITY:
-            return e, d, sim
+            return e, d, sim, mirrored
         best_sim = sim if best_sim is None else max(best_sim, sim)
-    return None, nearest, best_sim
+    return None, nearest, best_sim, False
 
 
 def _load_signed(stores: list[ManifestStore]):
@@ -175,52 +198,67 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
     opened = [ManifestStore(s, create=False) for s in (stores or (None,))]
     try:
         sizes = sorted({sz for s in opened for sz in s.sizes()})
-        reads = _reads(rgb, sizes)
-        entry, errors, notes = _match_watermark(opened, reads)
+        reads = _reads(rgb, sizes, mirrored=False)
+        entry, errors, mirrored, notes = _match_watermark(opened, reads)
+        if entry is None:  # then the mirror image (reads cost ~10 ms each: only when the image as given failed)
+            flipped = _reads(rgb, sizes, mirrored=True)
+            entry, errors, mirrored, more = _match_watermark(opened, flipped)
+            reads += flipped
+            notes += [n for n in more if n not in notes]
         method, distance, sim = ("watermark", None, None) if entry is not None else (None, None, None)
         local = rejected = None
         if entry is None:
-            entry, distance, sim = _match_fingerprint(opened, rgb)
+            entry, distance, sim, mirrored = _match_fingerprint(opened, rgb)
             method = "fingerprint" if entry is not None else None
             if not fingerprint(rgb).informative:
                 notes.append("image is too flat for a perceptual fingerprint to mean anything")
             if reads and not notes:
-                notes.append(f"no stored watermark found ({len(reads)} read(s))")
+                notes.append(f"no stored watermark found ({len(reads)} read(s), the image and its mirror)")
             elif not reads:
                 notes.append(f"image is {rgb.shape[1]}x{rgb.shape[0]} px: too small to read a watermark")
             if entry is None:
                 local, rejected = _match_local(opened, rgb, notes)
                 if local is not None:
-                    entry, method = _lookup(opened, local.wm_id), "local-features"
+                    entry, method, mirrored = _lookup(opened, local.wm_id), "local-features", local.mirrored
         if entry is None:
             tail = "" if distance is None else f"; nearest fingerprint is {distance}/128 bits away (limit {MAX_DISTANCE})"
             if sim is not None:
                 tail += f"; best pixel correlation among close fingerprints {sim:.3f} (needs {MIN_SIMILARITY})"
             if rejected is not None:
-                tail += (f"; best local-feature candidate {rejected.wm_id}: {rejected.inliers} inliers, aligned SSIM "
-                         f"{rejected.ssim:.3f}, worst tile {rejected.tile_rms:.3f} (needs ≥ {lf.MIN_INLIERS}, ≥ "
-                         f"{lf.MIN_SSIM}, ≤ {lf.MAX_TILE_RMS})")
+                tail += (f"; best local-feature candidate {rejected.wm_id}{' (mirrored)' if rejected.mirrored else ''}: "
+                         f"{rejected.inliers} inliers (needs ≥ {lf.MIN_INLIERS}), {rejected.pixels.describe()} "
+                         f"({rejected.pixels.needs()})")
             return RecoveryResult(label, False, None, None, None, None, distance, "none", None, None,
                                   tuple(notes) + (f"no stored image matches{tail}",), pixel_similarity=sim,
                                   inliers=None if rejected is None else rejected.inliers)
+        if method != "watermark":
+            errors = _best_bits(reads, entry.wm_id)
         with Verifier(ca, trust) as verifier:
             store_json = verifier.read_store(entry.signed_path.read_bytes(), entry.mime, str(entry.signed_path)) \
                 if entry.signed_path.is_file() else None
             summary = summarise(str(entry.signed_path), store_json, verifier.trust)
         reasons = list(notes)
+        flip = "the mirror image of " if mirrored else ""
         if method == "watermark":
             confidence = "high" if errors <= 4 else "medium"
-            reasons.append(f"watermark {entry.wm_id} read with {errors}/64 bit errors")
+            reasons.append(f"decided by the watermark: {entry.wm_id} read from {flip}the image with {errors}/64 bit errors")
         elif method == "local-features":
             confidence = "high" if local.inliers >= 5 * lf.MIN_INLIERS and local.ssim >= 0.9 else "medium"
-            reasons.append(f"local features: {local.inliers} RANSAC inliers of {local.matches} matches "
-                           f"(ratio {local.inlier_ratio:.2f}) onto stored image {entry.wm_id}, aligned SSIM "
-                           f"{local.ssim:.3f}, worst tile {local.tile_rms:.3f}; the image covers {local.overlap:.0%} "
-                           f"of it (cropped or padded)")
+            reasons.append(f"decided by local features: {local.inliers} RANSAC inliers of {local.matches} matches "
+                           f"(ratio {local.inlier_ratio:.2f}) from {flip}the image onto stored image {entry.wm_id}; "
+                           f"aligned pixels: {local.pixels.describe()}; the image covers {local.overlap:.0%} of it "
+                           f"(cropped or padded), {local.pixels.occluded:.0%} of that differs (occluded or edited)")
         else:
             confidence = "medium" if distance <= MAX_DISTANCE // 2 else "low"
-            reasons.append(f"perceptual fingerprint {distance}/128 bits from stored image {entry.wm_id}, pixel "
-                           f"correlation {sim:.3f}: a look-alike (e.g. a duplicate) would match too")
+            reasons.append(f"decided by the perceptual fingerprint of {flip}the image: {distance}/128 bits from stored "
+                           f"image {entry.wm_id}, pixel correlation {sim:.3f}: a look-alike (e.g. a duplicate) would "
+                           f"match too")
+        if method != "watermark":
+            reasons.append("watermark: not read (image under 256 px)" if errors is None else
+                           f"watermark: best read has {errors}/64 bit errors against {entry.wm_id} (decides at ≤ "
+                           f"{wm.MAX_BIT_ERRORS}): damaged or lost")
+        if mirrored:
+            reasons.append("the image is a horizontally mirrored copy of the stored original")
         if not entry.signed_path.is_file():
             reasons.append(f"{entry.signed_path}: stored signed copy is missing; cannot re-verify")
         elif summary.ok:
@@ -228,9 +266,11 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
         else:
             reasons.append(f"stored manifest NO LONGER VALIDATES ({summary.state}): " + "; ".join(summary.reasons))
         extra = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
-                                          "aligned_ssim": round(local.ssim, 4), "overlap": round(local.overlap, 3)}
+                                          "aligned_ssim": round(local.ssim, 4), "overlap": round(local.overlap, 3),
+                                          "occluded": round(local.pixels.occluded, 3)}
         return RecoveryResult(label, True, method, entry.wm_id, str(entry.store), errors, distance, confidence,
-                              summary.state, str(entry.signed_path), tuple(reasons), summary.to_dict(), sim, **extra)
+                              summary.state, str(entry.signed_path), tuple(reasons), summary.to_dict(), sim,
+                              mirrored=mirrored, **extra)
     finally:
         for s in opened:
             s.close()

@@ -8,7 +8,7 @@ an input that already carries a manifest becomes the parent ingredient, so its h
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -41,6 +41,21 @@ class StampResult:
     store: Path | None = None
     psnr: float | None = None  # of the watermarked pixels against the input
     readback_errors: int | None = None  # bits wrong reading the mark back at once (flat images can lose it)
+    upscaled_from: tuple[int, int] | None = None  # --upscale-small: the size before the recorded c2pa.resized
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input a batch did not stamp, and why (e.g. too small or flat for durable provenance)."""
+
+    source: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class StampBatch:
+    stamped: tuple[StampResult, ...]
+    skipped: tuple[Skipped, ...]
 
 
 def _c2pa_error(exc: Exception, name: str) -> ProvenanceError:
@@ -114,15 +129,16 @@ class Stamper:
         return out.getvalue(), had
 
     def stamp(self, src: str | Path, dst: str | Path, facts: ImageFacts = ImageFacts(), *,
-              overwrite: bool = False) -> StampResult:
-        """Sign `src` into `dst` (temp then rename). `dst == src` only when `overwrite` is set."""
+              overwrite: bool = False, data: bytes | None = None) -> StampResult:
+        """Sign `src` into `dst` (temp then rename). `dst == src` only when `overwrite` is set.
+        `data`: the bytes to sign instead of the file's (an upscaled copy whose resize `facts.edits` records)."""
         src, dst = Path(src), Path(dst)
         mime = mime_type(src)
         if not src.is_file():
             raise InputError(f"{src}: file not found")
         if dst.exists() and not overwrite:
             raise ArtefactError(f"{dst} already exists", "pass --overwrite (or --in-place to sign inputs in place)")
-        data = src.read_bytes()
+        data = src.read_bytes() if data is None else data
         _check_decodes(data, src)
         if self.durable:
             return self._stamp_durable(src, dst, data, mime, facts)
@@ -239,7 +255,12 @@ def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def stamp_images(
+def stamp_images(inputs: Sequence[str | Path], out: str | Path | None, **kwargs) -> list[StampResult]:
+    """`stamp_batch(...)`'s stamped results (what callers before the skip list used)."""
+    return list(stamp_batch(inputs, out, **kwargs).stamped)
+
+
+def stamp_batch(
     inputs: Sequence[str | Path],
     out: str | Path | None,
     *,
@@ -252,13 +273,22 @@ def stamp_images(
     tsa_url: str | None = None,
     durable: bool = False,
     store: str | Path | None = None,
-) -> list[StampResult]:
-    """Folder mode: sign every image into `out` (or in place), prompt/seed from samples.parquet beside it."""
+    upscale_small: bool = False,
+) -> StampBatch:
+    """Folder mode: sign every image into `out` (or in place), prompt/seed from samples.parquet beside it.
+
+    With `durable`, an image that cannot carry durable provenance (under 256 px, flat) is skipped and listed
+    with its reason while the rest are stamped; `upscale_small` instead Lanczos-upscales small images and
+    records that as a c2pa.resized action. Nothing stampable at all is an error (exit 2).
+    """
     from audit.progress import track
+    from audit.provenance.durable import CannotMark, durable_input
 
     images = collect_images(inputs)
     if in_place == (out is not None):
         raise InputError("give exactly one of --out DIR or --in-place")
+    if upscale_small and not durable:
+        raise InputError("--upscale-small needs --durable")
     out_dir = None if out is None else Path(out)
     if out_dir is not None:
         clash = [p for p in images if p.resolve().parent == out_dir.resolve()]
@@ -270,27 +300,39 @@ def stamp_images(
             raise InputError(f"two inputs share the file name {sorted(dup)[0]}", "stamp the folders one at a time")
     verdicts = read_verdicts(report) if report is not None else {}
     samples: dict[Path, dict[str, ImageFacts]] = {}
-    results = []
-    if durable:  # refuse too-small images before signing any of them
-        from audit.provenance.durable import check_durable_size
-
-        for src in images:
-            check_durable_size(src)
+    results: list[StampResult] = []
+    skipped: list[tuple[Skipped, CannotMark]] = []
     with Stamper(ca, options=options, thumbnail=thumbnail, tsa_url=tsa_url, durable=durable, store=store) as stamper:
         for src in track(images, desc="stamping", total=len(images), unit="img"):
             folder = src.resolve().parent
             if folder not in samples:
                 samples[folder] = read_samples(folder)
             base = samples[folder].get(src.name, ImageFacts())
-            facts = ImageFacts(prompt=base.prompt, seed=base.seed, verdict=verdicts.get(src.name))
             dst = src if in_place else out_dir / src.name
-            results.append(stamper.stamp(src, dst, facts, overwrite=overwrite or in_place))
+            try:
+                data, edits = durable_input(src, mime_type(src), upscale_small) if durable else (None, ())
+                facts = ImageFacts(prompt=base.prompt, seed=base.seed, verdict=verdicts.get(src.name), edits=edits)
+                r = stamper.stamp(src, dst, facts, overwrite=overwrite or in_place, data=data)
+            except CannotMark as exc:
+                why = exc.message.removeprefix(f"{src}: ").removeprefix(f"{src.name}: ")
+                skipped.append((Skipped(src, f"{why} ({exc.hint})" if exc.hint else why), exc))
+                continue
+            if edits:
+                size = edits[0]["parameters"]["from"]
+                r = replace(r, upscaled_from=(size["width"], size["height"]))
+            results.append(r)
+        if not results and skipped:
+            exc = skipped[0][1]
+            raise CannotMark(f"nothing stamped: {len(skipped)} image(s) cannot carry durable provenance; "
+                             f"{exc.message}", exc.hint if upscale_small else
+                             f"{exc.hint}; --upscale-small stamps small images after a recorded upscale")
         if out_dir is not None:
-            _write_run_meta(out_dir, stamper, results, report)
-    return results
+            _write_run_meta(out_dir, stamper, results, report, [s for s, _ in skipped])
+    return StampBatch(tuple(results), tuple(s for s, _ in skipped))
 
 
-def _write_run_meta(out_dir: Path, stamper: Stamper, results: list[StampResult], report) -> None:
+def _write_run_meta(out_dir: Path, stamper: Stamper, results: list[StampResult], report,
+                    skipped: Sequence[Skipped] = ()) -> None:
     """meta.json for the output folder: signer, options, and each output's source and hash."""
     from audit.meta import make_meta, sha256_bytes, write_meta
 
@@ -308,5 +350,6 @@ def _write_run_meta(out_dir: Path, stamper: Stamper, results: list[StampResult],
         memorisation_report=None if report is None else str(report),
         images=[{"source": str(r.source), "output": r.output.name, "had_manifest": r.had_manifest,
                  "verdict": r.verdict} for r in results],
+        skipped=[{"source": str(x.source), "reason": x.reason} for x in skipped],
     ))
 

@@ -83,15 +83,43 @@ def embed(rgb: np.ndarray, wm_id: str, name: str = "<image>") -> np.ndarray:
     return np.ascontiguousarray(out[:, :, ::-1]).astype(np.uint8)
 
 
+def decode_bits(rgb: np.ndarray) -> tuple[int, ...]:
+    """invisible-watermark's dwtDctSvd decode, batched: the same bits (up to floating-point ties: 1 of 4,992
+    bits differed on 78 real reads), ~5–20× faster.
+
+    The library loops in Python over every 4×4 block of the Haar LL band of each marked channel (its loop
+    covers YUV channels 0 and 1, so with SCALES only U), takes the largest singular value of the block's
+    DCT and votes `s0 mod scale > scale/2` for bit `block index mod NBITS`. An orthonormal DCT does not
+    change singular values, so one batched SVD of all blocks gives the same votes (tested against the
+    library on real images). Recovery reads every query up to a dozen times (sizes × mirror)."""
+    import cv2
+    import pywt
+
+    h, w = rgb.shape[:2]
+    yuv = cv2.cvtColor(np.ascontiguousarray(rgb[:, :, ::-1]), cv2.COLOR_BGR2YUV)
+    votes = np.zeros(NBITS)
+    counts = np.zeros(NBITS)
+    for channel in range(2):
+        scale = SCALES[channel]
+        if scale <= 0:
+            continue
+        ll = pywt.dwt2(yuv[: h // 4 * 4, : w // 4 * 4, channel], "haar")[0]
+        rb, cb = ll.shape[0] // 4, ll.shape[1] // 4
+        blocks = ll[: rb * 4, : cb * 4].reshape(rb, 4, cb, 4).swapaxes(1, 2).reshape(-1, 4, 4)
+        s0 = np.linalg.svd(blocks, compute_uv=False)[:, 0]
+        score = (np.mod(s0, scale) > scale * 0.5).astype(float)
+        idx = np.arange(len(score)) % NBITS
+        votes += np.bincount(idx, score, NBITS)
+        counts += np.bincount(idx, minlength=NBITS)
+    return tuple(int(b) for b in (votes / np.maximum(counts, 1) * 255 > 127))
+
+
 def read(rgb: np.ndarray) -> Readout | None:
     """Bits carried by an RGB array, or None when it is too small to read."""
-    from imwatermark import WatermarkDecoder
-
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_SIDE:
         return None
-    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
-    bits = tuple(int(b) for b in WatermarkDecoder("bits", NBITS).decode(bgr, METHOD, scales=list(SCALES)))
+    bits = decode_bits(rgb)
     for inverted, word in ((False, bits), (True, tuple(1 - b for b in bits))):
         found = _id_from_bits(word)
         if found is not None:
