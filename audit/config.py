@@ -35,6 +35,8 @@ ENV_OPTOUT_REGISTRY = "GENAUDIT_OPTOUT_REGISTRY"
 ENV_SPARK_BATCH_ROWS = "GENAUDIT_SPARK_BATCH_ROWS"
 #: Memory of the Spark driver (spark.driver.memory).
 ENV_SPARK_DRIVER_MEMORY = "GENAUDIT_SPARK_DRIVER_MEMORY"
+#: Fault injection for crash tests only: the named point SIGKILLs the process (audit.faults). Never set it in use.
+ENV_FAULT = "GENAUDIT_FAULT"
 
 
 def env_value(name: str, environ: Mapping[str, str] | None = None) -> str | None:
@@ -133,3 +135,8 @@ def spark_batch_rows() -> str:
 def spark_driver_memory() -> str:
     """$GENAUDIT_SPARK_DRIVER_MEMORY, else 2g."""
     return env_value(ENV_SPARK_DRIVER_MEMORY) or DEFAULT_SPARK_DRIVER_MEMORY
+
+
+def fault_point() -> str | None:
+    """$GENAUDIT_FAULT: the fault-injection point that kills the process (tests only), or None."""
+    return env_value(ENV_FAULT)

@@ -60,6 +60,7 @@ def conform(df: pd.DataFrame, *, source_name: str = "manifest") -> pd.DataFrame:
         raise ManifestError(
             f"{source_name}: duplicate key(s) {', '.join(map(str, dup.head(5)))}", "keys must be unique"
         )
+    _refuse_hostile_paths(df, source_name)
     out = df.copy()
     for col in ("width", "height"):
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int32")
@@ -70,6 +71,19 @@ def conform(df: pd.DataFrame, *, source_name: str = "manifest") -> pd.DataFrame:
     return out[list(REQUIRED_COLUMNS) + extra].reset_index(drop=True)
 
 
+def _refuse_hostile_paths(df: pd.DataFrame, source_name: str) -> None:
+    """Absolute, `..` and NUL paths are refused whenever a manifest is read or written (audit.paths)."""
+    from audit.paths import HINT, path_problem
+
+    s = df["path"].reset_index(drop=True)
+    s = s[s.notna()].astype(str)
+    flagged = s[s.str.startswith(("/", "\\")) | s.str.contains("..", regex=False) | s.str.contains("\x00", regex=False)
+                | s.str.match(r"^[A-Za-z]:")]
+    for pos, rel in flagged.items():
+        if (problem := path_problem(rel)) is not None:
+            raise ManifestError(f"{source_name} row {pos} (key {df['key'].iloc[int(pos)]}): path {rel[:200]!r} {problem}", HINT)
+
+
 def manifest_path(dataset: str | Path) -> Path:
     """Accept a dataset directory or a manifest file."""
     p = Path(dataset)
@@ -77,6 +91,9 @@ def manifest_path(dataset: str | Path) -> Path:
 
 
 def read_manifest(dataset: str | Path) -> pd.DataFrame:
+    from audit.atomic import restore_if_absent
+
+    restore_if_absent(dataset)  # a dataset dir lost between the two renames of a swap comes back
     path = manifest_path(dataset)
     if not path.is_file():
         raise ManifestError(f"no manifest at {path}", "build one with `audit dataset build-reference` or `audit dataset ingest`")
@@ -102,7 +119,33 @@ def manifest_hash(df: pd.DataFrame) -> str:
     return sha256_strings(f"{k}:{s}" for k, s in zip(df["key"].astype(str), df["sha256"].fillna("").astype(str)))
 
 
-def resolve_paths(df: pd.DataFrame, dataset_dir: str | Path) -> list[Path]:
-    """Absolute image paths of manifest rows (paths are stored relative to the dataset dir)."""
+IMAGE_ROOT_FIELD = "image_root"
+
+
+def image_root(dataset_dir: str | Path) -> Path:
+    """The folder a dataset's manifest paths are relative to: the dataset dir, or for a derived dataset (e.g.
+    `audit optout filter` output, which references the source's images instead of copying them) the folder its
+    meta.json names in `image_root`. Rows can never leave this root (audit.paths.confine)."""
+    import json
+
     base = Path(dataset_dir)
-    return [Path(p) if Path(p).is_absolute() else base / p for p in df["path"].astype(str)]
+    meta = base / "meta.json"
+    if meta.is_file():
+        try:
+            root = json.loads(meta.read_text(encoding="utf-8")).get(IMAGE_ROOT_FIELD)
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            root = None
+        if isinstance(root, str) and root:
+            return Path(root) if Path(root).is_absolute() else base / root
+    return base
+
+
+def resolve_paths(df: pd.DataFrame, dataset_dir: str | Path, *, source: str | None = None) -> list[Path]:
+    """Image files of manifest rows, each confined to the dataset's image root (refused with the row named)."""
+    from audit.paths import confine
+
+    root = image_root(dataset_dir)
+    src = source or str(manifest_path(dataset_dir))
+    keys = df["key"].astype(str).tolist() if "key" in df.columns else ["?"] * len(df)
+    return [confine(root, p if isinstance(p, str) else None if p is None or p != p else p,
+                    where=f"{src} row {i} (key {k})") for i, (p, k) in enumerate(zip(df["path"].tolist(), keys))]

@@ -91,8 +91,10 @@ def is_index_dir(path: str | Path) -> bool:
 
 def read_index_meta(index_dir: str | Path) -> dict[str, Any]:
     """meta.json of an index dir; ArtefactError when missing, unreadable or of another kind."""
+    from audit.atomic import restore_if_absent
     from audit.meta import read_meta
 
+    restore_if_absent(index_dir)  # a kill between the two renames of a swap must not lose the index
     return read_meta(index_dir, kind=KIND)
 
 

@@ -128,6 +128,13 @@ class SearchIndex:
     def dataset_dir(self) -> Path:
         return layout.dataset_dir(self.dir, self.meta)
 
+    def confined_path(self, rel: Any, key: Any) -> Path:
+        """A row's image file, confined to the dataset's image root (audit.paths): never a file outside it."""
+        from audit.paths import confine
+        from audit.records import image_root
+
+        return confine(image_root(self.dataset_dir), rel, where=f"{self.dir / layout.IDS_NAME} (key {key})")
+
     # ---- model ----------------------------------------------------------------------------------
     def use_embedder(self, emb: Any) -> None:
         """Query with an already loaded model; it must be the one the index was built with."""
@@ -158,7 +165,7 @@ class SearchIndex:
         rows = self._hit_rows(self.searcher.rows_of(np.array([i for _, i in valid], dtype=np.int64))) if valid else None
         for rank, ((s, i), rec) in enumerate(zip(valid, rows.itertuples(index=False) if rows is not None else []), 1):
             rec = rec._asdict()
-            out.append(SearchHit(rank, int(i), str(rec["key"]), float(s), str(self.dataset_dir / str(rec["path"])),
+            out.append(SearchHit(rank, int(i), str(rec["key"]), float(s), str(self.confined_path(rec["path"], rec["key"])),
                                  _opt(rec.get("caption")), _opt(rec.get("author")), _opt(rec.get("license")),
                                  _opt(rec.get("source")), method, distances[rank - 1] if distances else None,
                                  evidence if isinstance(evidence, str) else evidence[rank - 1]))
@@ -242,7 +249,8 @@ class SearchIndex:
         return self.table.iloc[[self._row_pos(int(i)) for i in ids]].reset_index(drop=True)
 
     def image_path(self, id_: int) -> Path:
-        return self.dataset_dir / str(self.row(id_)["path"])
+        row = self.row(id_)
+        return self.confined_path(row["path"], row.get("key"))
 
     def id_of(self, key: str) -> int:
         """The index id of a manifest key (whether or not it is present)."""

@@ -20,7 +20,7 @@ from audit.errors import InputError
 from audit.meta import make_meta, weights_sha256, write_meta
 from audit.optout.match import CheckResult, _finish, check_manifest
 from audit.optout.registry import open_registry
-from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths, write_manifest
+from audit.records import IMAGE_ROOT_FIELD, image_root, manifest_hash, manifest_path, read_manifest, resolve_paths, write_manifest
 
 #: Purpose (a use, or a legacy purpose name) -> registry scopes that forbid it.
 COVERS = {
@@ -230,7 +230,8 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
     unk = unknown_rows(res, unknown, set(reasons.index))
     excluded_mask = df["key"].astype(str).isin(reasons.index)
     kept = df[~excluded_mask & ~df["key"].astype(str).isin(unk["key"])].copy()
-    kept["path"] = [str(p.resolve()) for p in resolve_paths(kept, mpath.parent)] if len(kept) else kept["path"]
+    resolve_paths(kept, mpath.parent)  # refuse rows that escape the source before anything is written
+    root = image_root(mpath.parent).resolve()
     excl = pd.DataFrame({"key": reasons.index, "rules": rules.reindex(reasons.index).to_numpy(), "reasons": reasons.to_numpy()})
     excl = excl.merge(df[["key", "url"]].astype({"key": str}), on="key", how="left")[["key", "url", "rules", "reasons"]]
     with atomic_dir(out_dir) as tmp:
@@ -241,6 +242,7 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
             "dataset", derived_from=str(mpath), source_manifest_hash=manifest_hash(df), registry=str(registry),
             registry_hash=reg_hash, purpose=purpose, kept=len(kept), excluded=len(excl), unknown=len(unk),
             index=str(index) if index is not None else None, clip_min_cosine=min_clip if index is not None else None,
-            note="image paths are absolute references into the source dataset", skipped=[],
+            note="image paths are relative to image_root, the source dataset's images (not copied)",
+            **{IMAGE_ROOT_FIELD: str(root)}, skipped=[],
             malformed_urls=res.problems.head(100).to_dict("records")))
     return FilterCounts(len(kept), len(excl), len(unk))

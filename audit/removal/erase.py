@@ -3,7 +3,9 @@
 Order (NOTES: GDPR): tombstones (hashes only) → index denylist (hidden from queries at once) → manifest rewrite
 (atomic) → image files deleted → `erased` → index rebuilt from the filtered manifest, reusing the stored vectors of
 the remaining rows (audit.removal.rebuild: no re-embedding) → `index_rebuilt`.
-Every step is idempotent, so re-running after a crash anywhere finishes in the same final state.
+Every step is idempotent, so re-running after a crash anywhere finishes in the same final state; a step is marked
+done together with its one audit-log row (one transaction), and only one process runs a request's erasure at a
+time (audit.removal.lease). Fault points (audit.faults) sit before and after every step; docs/REMOVAL.md.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from audit.removal.locate import confirmed_keys
 from audit.removal.store import RequestError, get_request, transaction, transition
 
 STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "state-index_rebuilt")
+#: Where $GENAUDIT_FAULT can kill an erase: before/after each step (after = work done, not yet marked done)
+#: and inside the index swap of the rebuild step.
+FAULT_POINTS = (*(f"erase:{when}:{s}" for s in STEPS for when in ("before", "after")),
+                "atomic_dir:before-swap", "atomic_dir:between-renames", "atomic_dir:after-swap")
 
 
 @dataclass(frozen=True)
@@ -42,14 +48,27 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
     from audit.perceptual import phash_hex
     from audit.records import resolve_paths
 
-    out = []
-    for sha, ph, path in zip(rows["sha256"], rows["phash"] if "phash" in rows else [None] * len(rows),
-                             resolve_paths(rows, dataset)):
-        ph = None if ph is None or ph != ph or not str(ph).strip() else str(ph)
-        if ph is None and Path(path).is_file():
-            ph = phash_hex(load_rgb(path))
-        out.append([str(sha), ph])
+    out: list[list[str | None]] = []
+    phashes = rows["phash"].tolist() if "phash" in rows.columns else [None] * len(rows)
+    for sha, ph, path in zip(rows["sha256"].tolist(), phashes, resolve_paths(rows, dataset)):
+        sha_s, ph_s = _text(sha), _text(ph)
+        if (ph_s is None or sha_s is None) and path.is_file():
+            from audit.meta import sha256_file
+
+            ph_s = ph_s or phash_hex(load_rgb(path))
+            sha_s = sha_s or sha256_file(path)
+        if sha_s is not None:
+            out.append([sha_s, ph_s])
     return out
+
+
+def _text(v: Any) -> str | None:
+    """A manifest cell as text, None when null (pandas NA has no truth value: `NA != NA` raises)."""
+    import pandas as pd
+
+    if v is None or (not isinstance(v, str) and bool(pd.isna(v))):
+        return None
+    return str(v).strip() or None
 
 
 def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[str, Any]:
@@ -103,14 +122,22 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             write_manifest(keep, dataset)
         return {"manifest_after": manifest_hash(keep)}
     elif name == "files":
-        for p in a["paths"]:
-            path = Path(p) if Path(p).is_absolute() else dataset / p
+        from audit.paths import confine
+        from audit.records import image_root
+
+        root = image_root(dataset)
+        targets = [confine(root, p, where=f"erase plan of request #{request_id}") for p in a["paths"]]  # all or none
+        for path in targets:
             path.unlink(missing_ok=True)
     elif name == "rebuild":
         from audit.removal.rebuild import rebuild_without_reembedding
 
-        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"])
+        from audit.atomic import recover_dir
+
         index = Path(a["index"])
+        recover_dir(index)  # an index lost between the renames of an interrupted swap comes back first
+        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"])
+        recover_dir(index)  # a previous version left by a kill after the swap still holds the erased rows
         for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
             shutil.rmtree(stale, ignore_errors=True)
         return {"rebuild": {"mode": r.mode, "rows": r.rows, "reused_vectors": r.reused, "why": r.why}}
@@ -123,31 +150,50 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
 
 def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
           _before_step: Callable[[str], None] | None = None) -> EraseResult:
-    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done."""
+    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done.
+
+    Holds the request's erase lease throughout: a second concurrent run is refused with a RequestError."""
+    from audit.removal.lease import erase_lease
+
     req = get_request(conn, request_id)
     if req.state == "closed":
         raise RequestError(f"request #{request_id} is closed (its keys were replaced by hashes)",
                            "log a new request if the subject asks again")
+    with erase_lease(conn, request_id) as lease:
+        return _run(conn, request_id, Path(index_dir), lease, _before_step)
+
+
+def _run(conn: sqlite3.Connection, request_id: int, index_dir: Path, lease: Any,
+         _before_step: Callable[[str], None] | None) -> EraseResult:
+    from audit.faults import fault_point
+    from audit.removal.lease import renew
+
+    req = get_request(conn, request_id)  # read again under the lease: another run may have finished meanwhile
     planned = conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is not None
     if not planned and req.state != "located":
         raise RequestError(f"request #{request_id} is '{req.state}'; erase needs 'located' with confirmed hits")
     if not planned:
-        _plan(conn, request_id, Path(index_dir))
+        _plan(conn, request_id, index_dir)
     ran = []
     for r in conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
                           (request_id,)).fetchall():
         if r["done_unix"] is not None:
             continue
+        lease = renew(conn, lease)
         a = json.loads(r["arg"])
+        fault_point(f"erase:before:{r['name']}")
         if _before_step is not None:
             _before_step(r["name"])
         facts = _do_step(conn, request_id, r["name"], a)
+        fault_point(f"erase:after:{r['name']}")
         with transaction(conn):
             if facts:
                 conn.execute("UPDATE erase_plan SET arg=? WHERE request_id=? AND step=?",
                              (json.dumps({**a, **facts}), request_id, r["step"]))
-            conn.execute("UPDATE erase_plan SET done_unix=? WHERE request_id=? AND step=?", (int(time.time()), request_id, r["step"]))
-            append_log(conn, f"erase:{r['name']}", request_id, a["keys"])
+            cur = conn.execute("UPDATE erase_plan SET done_unix=? WHERE request_id=? AND step=? AND done_unix IS NULL",
+                               (int(time.time()), request_id, r["step"]))
+            if cur.rowcount == 1:  # exactly one log row per step, however often it was attempted
+                append_log(conn, f"erase:{r['name']}", request_id, a["keys"])
         ran.append(r["name"])
     return erase_summary(conn, request_id, tuple(ran))
 
