@@ -108,7 +108,7 @@ def assert_gone_everywhere(world: Path, vec: np.ndarray) -> None:
             assert SECRET_WORD not in p.read_bytes(), p
     conn = connect(world / "r.db")
     assert conn.execute("SELECT state FROM requests WHERE id=1").fetchone()[0] == "index_rebuilt"
-    actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE action LIKE 'erase%'")]
+    actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE action = 'erase-planned' OR action LIKE 'erase:%'")]
     from audit.removal.erase import STEPS
 
     assert sorted(actions) == sorted(["erase-planned", *(f"erase:{s}" for s in STEPS)]), actions
