@@ -148,4 +148,4 @@ def resolve_paths(df: pd.DataFrame, dataset_dir: str | Path, *, source: str | No
     src = source or str(manifest_path(dataset_dir))
     keys = df["key"].astype(str).tolist() if "key" in df.columns else ["?"] * len(df)
     return [confine(root, p if isinstance(p, str) else None if p is None or p != p else p,
-                    where=f"{src} row {i} (key {k})") for i, (p, k) in enumerate(zip(df["path"].tolist(), keys))]
+                    where=f"{src} row {i} (key {k})") for i, p, k in zip(df.index, df["path"].tolist(), keys)]

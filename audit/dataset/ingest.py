@@ -123,6 +123,19 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "item"
 
 
+def _inside(base: Path, p: Path, writer_skip) -> bool:
+    """A file found under the source folder that is a symlink to somewhere outside it is skipped, never read."""
+    from audit.errors import ManifestError
+    from audit.paths import confine
+
+    try:
+        confine(base, str(p.relative_to(base)), where=str(base))
+    except ManifestError:
+        writer_skip(str(p.relative_to(base)), "symlink pointing outside the source folder (not read)")
+        return False
+    return True
+
+
 def scan(src: Path, out: Path, writer_skip) -> list[Item]:
     """Find images under `src` and attach captions/urls from shards and sidecars; record skips."""
     if src.is_file():
@@ -136,6 +149,7 @@ def scan(src: Path, out: Path, writer_skip) -> list[Item]:
         shards = [p for p in files if p.suffix.lower() == ".parquet"]
     out_r = out.resolve()
     files = [p for p in files if out_r not in p.resolve().parents and not any(part.startswith(".") for part in p.relative_to(base).parts)]
+    files = [p for p in files if _inside(base, p, writer_skip)]
     images = [p for p in files if p.suffix.lower() in IMAGE_SUFFIXES]
     if src.is_dir():
         for p in files:

@@ -93,8 +93,12 @@ def index_build(source: Path = typer.Argument(..., help="dataset dir or manifest
                 factory: Optional[str] = typer.Option(None, help="faiss factory, e.g. IVF1024,SQ8 (default: auto)"),
                 overwrite: bool = False, master: str = MasterOpt, shuffle_partitions: int = PartsOpt) -> None:
     """Embed + hash on executors, train/fill faiss on the driver; `audit search` loads the result."""
+    from audit.index.build import resolve_source
+    from audit.records import read_manifest, resolve_paths
     from audit.scale.index import build_index_spark
 
+    dataset_dir, mpath = resolve_source(source, out)
+    resolve_paths(read_manifest(mpath), dataset_dir)  # refuse a manifest whose paths leave the dataset before Spark starts
     meta = build_index_spark(_spark(master, shuffle_partitions, "index"), source, out, model=model, factory=factory,
                              overwrite=overwrite)
     typer.echo(f"index {out}: {meta['count']} vectors, {meta['factory']}, skipped {meta['skipped_count']}")
