@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from audit.cli import main
-from audit.records import read_manifest, write_manifest
+from audit.records import read_manifest, resolve_paths, write_manifest
 
 D = Path(__file__).parent / "data" / "optout"
 
@@ -54,7 +54,9 @@ def test_registry_check_filter_lookup(tmp_path, dataset, capsys):
     clean = tmp_path / "clean"
     assert main(["optout", "filter", str(dataset), "--registry", db, "--out", str(clean), "--scan-images"]) == 0
     kept = read_manifest(clean)
-    assert list(kept["key"]) == ["d"] and Path(kept["path"][0]).is_absolute() and Path(kept["path"][0]).is_file()
+    assert list(kept["key"]) == ["d"] and not Path(kept["path"][0]).is_absolute()  # relative to the source's images
+    assert json.loads((clean / "meta.json").read_text())["image_root"] == str(dataset.resolve())
+    assert resolve_paths(kept, clean)[0].is_file() and resolve_paths(kept, clean)[0].resolve() == (dataset / "images" / "d.jpg").resolve()
     excl = pd.read_parquet(clean / "excluded.parquet")
     assert set(excl["key"]) == {"a", "b", "c", "e"} and excl["reasons"].str.len().min() > 10
     assert json.loads((clean / "meta.json").read_text())["kind"] == "dataset"
