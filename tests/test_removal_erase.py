@@ -238,14 +238,19 @@ def test_rebuild_reuses_stored_vectors_and_reads_no_image(photos, tmp_path):
 
 
 def test_tombstone_gets_a_phash_when_the_manifest_has_none(photos, tmp_path):
-    """A hand-made manifest with empty pHash cells: the tombstone must still stop a resized re-encode."""
+    """A hand-made manifest with empty or null pHash cells and null optional values (issue #16: `boolean value of NA
+    is ambiguous`): erase works, and the tombstone must still stop a resized re-encode."""
     from audit.index import build_index
     from audit.records import read_manifest, write_manifest
 
     ds, _ = _world(photos, tmp_path)
     df = read_manifest(ds)
+    subject = df["key"] == "astronaut"
     df["phash"] = ""
+    df.loc[subject, ["phash", "url", "caption", "author", "license", "source", "width", "height"]] = pd.NA
+    df["title"] = pd.Series([pd.NA] * len(df), dtype="string")  # an optional extra column, all null
     write_manifest(df, ds)
+    assert read_manifest(ds).loc[lambda d: d["key"] == "astronaut", "phash"].isna().all()
     idx = build_index(ds, tmp_path / "idx2", model=MODEL)
     conn = connect(tmp_path / "r.db")
     rid = _located(conn, idx, photos.parent / "astronaut_small.jpg")
