@@ -130,9 +130,8 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
         for path in targets:
             path.unlink(missing_ok=True)
     elif name == "rebuild":
-        from audit.removal.rebuild import rebuild_without_reembedding
-
         from audit.atomic import recover_dir
+        from audit.removal.rebuild import rebuild_without_reembedding
 
         index = Path(a["index"])
         recover_dir(index)  # an index lost between the renames of an interrupted swap comes back first
