@@ -53,7 +53,7 @@ def _tmp_prefix(dest: Path) -> str:
 def clean_stale(dest: str | Path) -> list[Path]:
     """Remove temp files/dirs beside `dest` left by processes that died (killed mid-write); returns what went."""
     dest = Path(dest)
-    gone = []
+    gone: list[Path] = []
     if not dest.parent.is_dir():
         return gone
     for p in dest.parent.glob(f".{dest.name}.*.tmp"):

@@ -86,10 +86,11 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
     rows = df[df["key"].astype(str).isin(keys)]
     if rows.empty:
         raise InputError(f"none of the confirmed keys are in {dataset}", "was the index built from another dataset?")
-    common = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
+    keys_sorted: list[str] = sorted(rows["key"].astype(str))
+    common: dict[str, Any] = {"request_id": request_id, "keys": keys_sorted, "dataset": str(dataset),
               "index": str(Path(index_dir).resolve()), "model": idx.meta.get("model"),
               "factory": idx.meta.get("factory_requested"), "manifest_before": manifest_hash(df)}
-    args = {
+    args: dict[str, dict[str, Any]] = {
         "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
     }
@@ -98,7 +99,7 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
             for i, name in enumerate(STEPS):
                 conn.execute("INSERT INTO erase_plan VALUES (?, ?, ?, ?, NULL)",
                              (request_id, i, name, json.dumps({**common, **args.get(name, {})})))
-            append_log(conn, "erase-planned", request_id, common["keys"])
+            append_log(conn, "erase-planned", request_id, keys_sorted)
     return common
 
 
