@@ -228,3 +228,38 @@ def test_tampered_index_rows_are_refused_on_read(world: Path, erase_world, capsy
     rc = main(["search", "--index", str(idx), "--text", "picture of evil", "-k", "4"])
     err = capsys.readouterr().err
     assert rc == 2 and "ids.parquet (key evil)" in err and "Traceback" not in err
+
+
+# --- app pages (Streamlit AppTest: the real pages, no server) -----------------------------------------------------
+def _app(monkeypatch, index_dir: Path):
+    from streamlit.testing.v1 import AppTest
+
+    from audit.app_cli import APP_SCRIPT
+    from audit.index.status import INDEX_ENV
+
+    monkeypatch.setenv(INDEX_ENV, str(index_dir))
+    return AppTest.from_file(str(APP_SCRIPT), default_timeout=120)
+
+
+def test_app_search_page_refuses_a_tampered_index_row(world: Path, erase_world, monkeypatch) -> None:
+    idx, _ = erase_world
+    t = pq.read_table(idx / "ids.parquet").to_pandas()
+    t.loc[t["key"] == "evil", "path"] = str(world / "outside" / "secret.png")
+    pq.write_table(pa.Table.from_pandas(t, preserve_index=False), idx / "ids.parquet")
+    at = _app(monkeypatch, idx).run()
+    at.text_input(key="search_text").input("picture of evil").run()
+    assert not at.exception
+    assert any("ids.parquet (key evil)" in e.value and "is absolute" in e.value for e in at.error)
+    assert len(at.image) == 0  # nothing shown, the outside image least of all
+
+
+@pytest.mark.parametrize("variant", ["dotdot", "symlink"])
+def test_app_dataset_card_page_refuses_a_hostile_manifest(world: Path, erase_world, monkeypatch, variant: str) -> None:
+    idx, _ = erase_world
+    (world / "ds" / "images" / "evil.png").unlink()
+    _make_hostile(world, variant)
+    at = _app(monkeypatch, idx).run()
+    at.switch_page("app_pages/dataset_card.py").run()
+    assert not at.exception
+    assert any("manifest.parquet row 3 (key evil)" in e.value for e in at.error), [e.value for e in at.error]
+    assert len(at.image) == 0 and (world / "outside" / "secret.png").is_file()
