@@ -13,11 +13,11 @@ import os
 import signal
 import time
 
+from audit.config import fault_point as wanted
+
 
 def fault_point(name: str) -> None:
     """Kill this process with SIGKILL if $GENAUDIT_FAULT names `name`."""
-    from audit.config import fault_point as wanted
-
     value = wanted()
     if value is None:
         return

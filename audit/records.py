@@ -6,15 +6,17 @@ relative to the dataset directory so the directory can be moved.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from audit.atomic import atomic_path
+from audit.atomic import atomic_path, restore_if_absent
 from audit.errors import ManifestError
 from audit.meta import sha256_strings
+from audit.paths import HINT, confine, path_problem
 
 MANIFEST_NAME = "manifest.parquet"
 IMAGES_DIRNAME = "images"
@@ -73,8 +75,6 @@ def conform(df: pd.DataFrame, *, source_name: str = "manifest") -> pd.DataFrame:
 
 def _refuse_hostile_paths(df: pd.DataFrame, source_name: str) -> None:
     """Absolute, `..` and NUL paths are refused whenever a manifest is read or written (audit.paths)."""
-    from audit.paths import HINT, path_problem
-
     s = df["path"].reset_index(drop=True)
     s = s[s.notna()].astype(str)
     flagged = s[s.str.startswith(("/", "\\")) | s.str.contains("..", regex=False) | s.str.contains("\x00", regex=False)
@@ -91,8 +91,6 @@ def manifest_path(dataset: str | Path) -> Path:
 
 
 def read_manifest(dataset: str | Path) -> pd.DataFrame:
-    from audit.atomic import restore_if_absent
-
     restore_if_absent(dataset)  # a dataset dir lost between the two renames of a swap comes back
     path = manifest_path(dataset)
     if not path.is_file():
@@ -126,8 +124,6 @@ def image_root(dataset_dir: str | Path) -> Path:
     """The folder a dataset's manifest paths are relative to: the dataset dir, or for a derived dataset (e.g.
     `audit optout filter` output, which references the source's images instead of copying them) the folder its
     meta.json names in `image_root`. Rows can never leave this root (audit.paths.confine)."""
-    import json
-
     base = Path(dataset_dir)
     meta = base / "meta.json"
     if meta.is_file():
@@ -142,8 +138,6 @@ def image_root(dataset_dir: str | Path) -> Path:
 
 def resolve_paths(df: pd.DataFrame, dataset_dir: str | Path, *, source: str | None = None) -> list[Path]:
     """Image files of manifest rows, each confined to the dataset's image root (refused with the row named)."""
-    from audit.paths import confine
-
     root = image_root(dataset_dir)
     src = source or str(manifest_path(dataset_dir))
     keys = df["key"].astype(str).tolist() if "key" in df.columns else ["?"] * len(df)

@@ -20,6 +20,7 @@ from audit.dataset.svg import clean_title
 from audit.errors import ImageError, InputError, ManifestError
 from audit.images import IMAGE_SUFFIXES, load_image
 from audit.meta import sha256_file
+from audit.paths import confine
 from audit.progress import track
 
 URL_COLUMNS = ("url", "URL")
@@ -125,9 +126,6 @@ def _slug(text: str) -> str:
 
 def _inside(base: Path, p: Path, writer_skip) -> bool:
     """A file found under the source folder that is a symlink to somewhere outside it is skipped, never read."""
-    from audit.errors import ManifestError
-    from audit.paths import confine
-
     try:
         confine(base, str(p.relative_to(base)), where=str(base))
     except ManifestError:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from audit.atomic import restore_if_absent
 from audit.errors import ArtefactError
 from audit.meta import META_NAME
 
@@ -91,7 +92,6 @@ def is_index_dir(path: str | Path) -> bool:
 
 def read_index_meta(index_dir: str | Path) -> dict[str, Any]:
     """meta.json of an index dir; ArtefactError when missing, unreadable or of another kind."""
-    from audit.atomic import restore_if_absent
     from audit.meta import read_meta
 
     restore_if_absent(index_dir)  # a kill between the two renames of a swap must not lose the index

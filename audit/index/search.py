@@ -21,6 +21,8 @@ from audit.index.fusion import CLIP, FUSION_DEPTH, MODES, WORDS, rrf
 from audit.index.layout import CAPTIONS_NAME, FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
 from audit.meta import weights_sha256
+from audit.paths import confine
+from audit.records import image_root
 
 
 @dataclass(frozen=True)
@@ -130,9 +132,6 @@ class SearchIndex:
 
     def confined_path(self, rel: Any, key: Any) -> Path:
         """A row's image file, confined to the dataset's image root (audit.paths): never a file outside it."""
-        from audit.paths import confine
-        from audit.records import image_root
-
         return confine(image_root(self.dataset_dir), rel, where=f"{self.dir / layout.IDS_NAME} (key {key})")
 
     # ---- model ----------------------------------------------------------------------------------

@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from audit.atomic import recover_dir
 from audit.errors import InputError
+from audit.faults import fault_point
+from audit.meta import sha256_file
+from audit.paths import confine
+from audit.records import image_root
 from audit.removal.auditlog import append_log, key_hash
+from audit.removal.lease import erase_lease, renew
 from audit.removal.locate import confirmed_keys
 from audit.removal.store import RequestError, get_request, transaction, transition
 
@@ -53,8 +59,6 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
     for sha, ph, path in zip(rows["sha256"].tolist(), phashes, resolve_paths(rows, dataset)):
         sha_s, ph_s = _text(sha), _text(ph)
         if (ph_s is None or sha_s is None) and path.is_file():
-            from audit.meta import sha256_file
-
             ph_s = ph_s or phash_hex(load_rgb(path))
             sha_s = sha_s or sha256_file(path)
         if sha_s is not None:
@@ -123,15 +127,11 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             write_manifest(keep, dataset)
         return {"manifest_after": manifest_hash(keep)}
     elif name == "files":
-        from audit.paths import confine
-        from audit.records import image_root
-
         root = image_root(dataset)
         targets = [confine(root, p, where=f"erase plan of request #{request_id}") for p in a["paths"]]  # all or none
         for path in targets:
             path.unlink(missing_ok=True)
     elif name == "rebuild":
-        from audit.atomic import recover_dir
         from audit.removal.rebuild import rebuild_without_reembedding
 
         index = Path(a["index"])
@@ -153,7 +153,6 @@ def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
     """Run (or resume) the erasure of a located request's confirmed keys; returns what was done.
 
     Holds the request's erase lease throughout: a second concurrent run is refused with a RequestError."""
-    from audit.removal.lease import erase_lease
 
     req = get_request(conn, request_id)
     if req.state == "closed":
@@ -165,8 +164,6 @@ def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
 
 def _run(conn: sqlite3.Connection, request_id: int, index_dir: Path, lease: Any,
          _before_step: Callable[[str], None] | None) -> EraseResult:
-    from audit.faults import fault_point
-    from audit.removal.lease import renew
 
     req = get_request(conn, request_id)  # read again under the lease: another run may have finished meanwhile
     planned = conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is not None

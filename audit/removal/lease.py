@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
+from audit.atomic import pid_alive
 from audit.removal.store import RequestError, transaction
 
 #: Seconds a lease lasts without renewal; erase renews it before every step (the index rebuild is the long one).
@@ -43,8 +44,6 @@ def _me() -> tuple[str, str, int]:
 
 
 def _holder_gone(row: sqlite3.Row, now: int) -> bool:
-    from audit.atomic import pid_alive
-
     if int(row["expires_unix"]) <= now:
         return True
     return str(row["host"]) == socket.gethostname() and not pid_alive(int(row["pid"]))
