@@ -271,7 +271,7 @@ def step_removal(ctx: DemoContext) -> list[str]:
     shutil.copytree(ctx.out / "generator-train", root / "dataset")
     index_dir = build_index(root / "dataset", root / "index", model=ctx.model, device=ctx.device)
     photo = root / "subject_photo.jpg"  # what the subject sends: a smaller re-encode, not the training file
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:  # type: ignore[union-attr]
         img = Image.open(f).convert("RGB")
         img.resize((img.width // 2, img.height // 2)).save(photo, quality=80)
     name, key = DEMO_SUBJECT

@@ -273,6 +273,7 @@ def _read_rows(src: Path, index_dir: Path | None, warnings: list[str]) -> _Rows:
     idx_table = layout.read_ids(index_dir) if index_dir is not None else None
     from_index = src == index_dir
     if from_index:
+        assert index_dir is not None and idx_table is not None  # src == index_dir
         ds = layout.dataset_dir(index_dir)
         if manifest_path(ds).is_file():
             df = read_manifest(ds)
@@ -285,7 +286,7 @@ def _read_rows(src: Path, index_dir: Path | None, warnings: list[str]) -> _Rows:
         mpath = manifest_path(src)
         df = read_manifest(mpath)
         dataset_dir = mpath.parent
-    if idx_table is not None and (msg := _index_disagreement(df, idx_table, index_dir)):
+    if idx_table is not None and index_dir is not None and (msg := _index_disagreement(df, idx_table, index_dir)):
         warnings.append(msg)
     if len(df) == 0:
         warnings.append("the manifest has no rows: nothing to describe")
@@ -361,7 +362,7 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
 
     return DatasetCard(
         title=title or (dataset_dir.name if not rows.from_index
-                        else f"{dataset_dir.name} (read through its index {index_dir.name}/)"),
+                        else f"{dataset_dir.name} (read through its index {Path(str(index_dir)).name}/)"),
         input=str(src), input_kind="index" if rows.from_index else "manifest",
         dataset_dir=str(dataset_dir), index_dir=str(index_dir) if index_dir else None, rows=n,
         columns=[str(c) for c in df.columns], manifest_hash=manifest_hash(df), keys=keys,

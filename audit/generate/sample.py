@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from audit.errors import ArtefactError, InputError
 from audit.generate import samples_layout
@@ -84,7 +84,8 @@ def sample_to_dir(
         for j, (img, prompt, s) in enumerate(zip(images, flat, seeds)):
             p_idx, i = divmod(j, n)
             name = samples_layout.image_name(p_idx, i)
-            edits, native = (), img.size
+            edits: tuple[Any, ...] = ()
+            native = img.size
             if durable:  # below the watermark's minimum size: Lanczos-upscale, recorded as c2pa.resized
                 from audit.provenance.durable import upscale_for_mark
 

@@ -86,7 +86,7 @@ def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     if not is_index:
         raise ArtefactError(f"{out} is not empty and is not an index", "choose an empty or new --out directory")
     complete = meta is not None and all(n in names for n in BUILD_FILES)
-    if complete and not overwrite and _same_inputs(meta, want):
+    if complete and not overwrite and meta is not None and _same_inputs(meta, want):
         return True
     if not overwrite:
         why = "is incomplete" if not complete else "was built from other inputs (manifest, model or factory)"
@@ -150,7 +150,7 @@ def _embed_rows(emb, paths: list[Path], rel_paths: list[str], out_vectors: np.nd
                 fresh = True
                 part = _embed_chunk(emb, paths[start:stop], pb.update)
                 with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as f:
-                    np.savez(f, **part)
+                    np.savez(f, **part)  # type: ignore[arg-type]
             out_vectors[start:stop] = part["vectors"]
             kept[start:stop], ph[start:stop], dh[start:stop] = part["kept"], part["phash"], part["dhash"]
             skipped += [{"path": rel_paths[start + i], "reason": str(part["reason"][i])}

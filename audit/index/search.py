@@ -18,6 +18,7 @@ from audit.index import layout
 from audit.index.captions import CaptionIndex
 from audit.index.denylist import read_denylist
 from audit.index.fusion import CLIP, FUSION_DEPTH, MODES, WORDS, rrf
+from audit.index.hashes import HASH_KINDS, HashIndex
 from audit.index.layout import CAPTIONS_NAME, FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
 from audit.meta import weights_sha256
@@ -82,7 +83,7 @@ class SearchIndex:
         self._table: pd.DataFrame | None = None
         self._hit_table: Any = None
         self.searcher = VectorSearcher(index, vectors, self.ids, self.choice)
-        self._hash_index = None
+        self._hash_index: HashIndex | None = None
         cap = self.dir / CAPTIONS_NAME
         #: None for an index built before caption search existed (`audit index build` adds it).
         self.captions: CaptionIndex | None = CaptionIndex(cap) if cap.is_file() else None
@@ -209,8 +210,6 @@ class SearchIndex:
     def near_duplicates(self, image: Image.Image | str | Path, max_distance: int = config.PHASH_NEAR_DUPLICATE,
                         kind: str = "phash") -> list[SearchHit]:
         """Rows whose perceptual hash is within `max_distance` bits of the image or its mirror; score = 1 - d/64."""
-        from audit.index.hashes import HASH_KINDS, HashIndex
-
         if kind not in (*HASH_KINDS, "both"):
             raise InputError(f"unknown hash kind '{kind}'", "use phash, dhash or both")
         if self._hash_index is None:

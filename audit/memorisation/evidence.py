@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -129,7 +130,7 @@ def align(query: Features, cand: Features, mirrored: bool = False, ratio: float 
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
     # One-to-one: a candidate keypoint may support only one match (repeated texture otherwise
     # lets a degenerate transform collect many "inliers" on a single point).
-    best: dict[int, object] = {}
+    best: dict[int, Any] = {}
     for m in good:
         if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
             best[m.trainIdx] = m

@@ -99,7 +99,7 @@ class ThumbIndex:
         self._pos = {int(i): p for p, i in enumerate(self.ids)}
 
     @classmethod
-    def build(cls, index, ids: Sequence[int]) -> ThumbIndex:
+    def build(cls, index, ids: Sequence[int] | np.ndarray) -> ThumbIndex:
         """Thumbnails of every index row whose pixels are stored (rows without pixels are left out)."""
         from audit.errors import AuditError
         from audit.images import load_image

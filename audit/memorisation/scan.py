@@ -70,7 +70,8 @@ def list_generated(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         raise InputError(f"{folder}: no such folder", "pass the folder of generated images")
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder", "pass a folder of generated images")
-    images, skipped = [], []
+    images: list[Path] = []
+    skipped: list[Any] = []
     for p in sorted(folder.rglob("*")):
         if p.is_dir() or any(part.startswith(".") for part in p.relative_to(folder).parts):
             continue

@@ -33,8 +33,10 @@ COVERS["ai-training"] = COVERS["train"]  # the old name of the training purpose
 UNKNOWN_COLUMNS = ["key", "url", "source", "reason"]
 
 
-class FilterCounts(tuple):
+class FilterCounts(tuple[int, int]):
     """(kept, excluded) — unpacks as it always did — plus `.unknown`: rows whose answer is unknown (unknown.parquet)."""
+
+    unknown: int
 
     def __new__(cls, kept: int, excluded: int, unknown: int) -> "FilterCounts":
         t = super().__new__(cls, (kept, excluded))

@@ -242,7 +242,7 @@ def find_names(texts: pd.Series, patterns: pd.DataFrame, *, proper_noun_single: 
 
 def _match_names(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
     pats = artist_patterns(reg)
-    out = []
+    out: list[pd.DataFrame] = []
     if not len(pats):
         return out
     for fld in ("author", "caption"):

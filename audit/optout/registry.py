@@ -206,7 +206,7 @@ class Registry:
             rec,
         )
         if cur.rowcount == 1:
-            eid = int(cur.lastrowid)
+            eid = int(cur.lastrowid or 0)
             self._log("add", eid, {k: v for k, v in rec.items() if k != "embedding"})
             return eid, True
         row = self.conn.execute(

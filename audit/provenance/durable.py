@@ -7,6 +7,7 @@ import base64
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,8 @@ from audit.provenance.fingerprint import Fingerprint, fingerprint
 from audit.provenance.local_features import MIN_INLIERS, LocalFeatures, extract
 
 FINGERPRINT_ALG = "org.genaudit.phash-dhash.v1"
-_SAVE = {"image/png": ("PNG", {}), "image/jpeg": ("JPEG", {"quality": 95}), "image/webp": ("WEBP", {"lossless": True})}
+_SAVE: dict[str, tuple[str, dict[str, Any]]] = {
+    "image/png": ("PNG", {}), "image/jpeg": ("JPEG", {"quality": 95}), "image/webp": ("WEBP", {"lossless": True})}
 
 
 @dataclass(frozen=True)

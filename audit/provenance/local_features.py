@@ -155,7 +155,8 @@ def verify(query, stored: LocalFeatures, stored_rgb: np.ndarray, wm_id: str, vot
     cv2 = _cv2()
     rgb = cv2.resize(stored_rgb, (stored.width, stored.height), interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    cand = Features(rgb, gray, None, stored.keypoints, stored.descriptors, "orb")
+    no_grid = np.empty((0, 0, 3), np.float32)  # alignment reads keypoints only, never the tile grid
+    cand = Features(rgb, gray, no_grid, stored.keypoints, stored.descriptors, "orb")
     a = align(query, cand)
     if a is None:
         return None
@@ -179,9 +180,10 @@ def match(rgb: np.ndarray, stored: Iterable[tuple[str, LocalFeatures]], load_rgb
         for wm_id, votes in vote(query.descriptors, stored):
             if wm_id not in pixels:
                 pixels[wm_id] = load_rgb(wm_id)
-            if pixels[wm_id] is None:
+            stored_rgb = pixels[wm_id]
+            if stored_rgb is None:
                 continue
-            m = verify(query, by_id[wm_id], pixels[wm_id], wm_id, votes, mirrored)
+            m = verify(query, by_id[wm_id], stored_rgb, wm_id, votes, mirrored)
             if m is None:
                 continue
             if m.accepted:

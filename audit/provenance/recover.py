@@ -205,8 +205,11 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
             entry, errors, mirrored, more = _match_watermark(opened, flipped)
             reads += flipped
             notes += [n for n in more if n not in notes]
-        method, distance, sim = ("watermark", None, None) if entry is not None else (None, None, None)
-        local = rejected = None
+        method: str | None = "watermark" if entry is not None else None
+        distance: int | None = None
+        sim: float | None = None
+        local: lf.LocalMatch | None = None
+        rejected: lf.LocalMatch | None = None
         if entry is None:
             entry, distance, sim, mirrored = _match_fingerprint(opened, rgb)
             method = "fingerprint" if entry is not None else None
@@ -240,15 +243,18 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
         reasons = list(notes)
         flip = "the mirror image of " if mirrored else ""
         if method == "watermark":
+            assert errors is not None  # a watermark read always counts its bit errors
             confidence = "high" if errors <= 4 else "medium"
             reasons.append(f"decided by the watermark: {entry.wm_id} read from {flip}the image with {errors}/64 bit errors")
         elif method == "local-features":
+            assert local is not None
             confidence = "high" if local.inliers >= 5 * lf.MIN_INLIERS and local.ssim >= 0.9 else "medium"
             reasons.append(f"decided by local features: {local.inliers} RANSAC inliers of {local.matches} matches "
                            f"(ratio {local.inlier_ratio:.2f}) from {flip}the image onto stored image {entry.wm_id}; "
                            f"aligned pixels: {local.pixels.describe()}; the image covers {local.overlap:.0%} of it "
                            f"(cropped or padded), {local.pixels.occluded:.0%} of that differs (occluded or edited)")
         else:
+            assert distance is not None  # a fingerprint match has a distance
             confidence = "medium" if distance <= MAX_DISTANCE // 2 else "low"
             reasons.append(f"decided by the perceptual fingerprint of {flip}the image: {distance}/128 bits from stored "
                            f"image {entry.wm_id}, pixel correlation {sim:.3f}: a look-alike (e.g. a duplicate) would "
@@ -265,7 +271,7 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
             reasons.append(f"stored manifest re-verified: {summary.state}")
         else:
             reasons.append(f"stored manifest NO LONGER VALIDATES ({summary.state}): " + "; ".join(summary.reasons))
-        extra = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
+        extra: dict[str, Any] = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
                                           "aligned_ssim": round(local.ssim, 4), "overlap": round(local.overlap, 3),
                                           "occluded": round(local.pixels.occluded, 3)}
         return RecoveryResult(label, True, method, entry.wm_id, str(entry.store), errors, distance, confidence,

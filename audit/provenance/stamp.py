@@ -308,7 +308,10 @@ def stamp_batch(
             if folder not in samples:
                 samples[folder] = read_samples(folder)
             base = samples[folder].get(src.name, ImageFacts())
-            dst = src if in_place else out_dir / src.name
+            if in_place or out_dir is None:  # the CLI requires --out unless --in-place
+                dst = src
+            else:
+                dst = out_dir / src.name
             try:
                 data, edits = durable_input(src, mime_type(src), upscale_small) if durable else (None, ())
                 facts = ImageFacts(prompt=base.prompt, seed=base.seed, verdict=verdicts.get(src.name), edits=edits)
@@ -322,10 +325,10 @@ def stamp_batch(
                 r = replace(r, upscaled_from=(size["width"], size["height"]))
             results.append(r)
         if not results and skipped:
-            exc = skipped[0][1]
+            first = skipped[0][1]
             raise CannotMark(f"nothing stamped: {len(skipped)} image(s) cannot carry durable provenance; "
-                             f"{exc.message}", exc.hint if upscale_small else
-                             f"{exc.hint}; --upscale-small stamps small images after a recorded upscale")
+                             f"{first.message}", first.hint if upscale_small else
+                             f"{first.hint}; --upscale-small stamps small images after a recorded upscale")
         if out_dir is not None:
             _write_run_meta(out_dir, stamper, results, report, [s for s, _ in skipped])
     return StampBatch(tuple(results), tuple(s for s, _ in skipped))

@@ -130,7 +130,9 @@ class ManifestStore:
             self._db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             if local is not None:
                 self._put_local(wm_id, local)
-        return self.get(wm_id)
+        entry = self.get(wm_id)
+        assert entry is not None  # inserted just above
+        return entry
 
     def _put_local(self, wm_id: str, local: LocalFeatures) -> None:
         from audit.provenance.local_features import ALG
@@ -188,6 +190,7 @@ class ManifestStore:
         todo, skipped, done = self.missing_local_features(), [], 0
         for wm_id in track(todo, desc="local features", total=len(todo), unit="img"):
             entry = self.get(wm_id)
+            assert entry is not None  # listed by missing_local_features
             try:
                 rgb = np.asarray(load_image(entry.signed_path.read_bytes()).image, dtype=np.uint8)
             except (OSError, ImageError):

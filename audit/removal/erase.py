@@ -14,7 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from audit.errors import InputError
 from audit.removal.auditlog import append_log, key_hash
@@ -67,10 +67,10 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
     rows = df[df["key"].astype(str).isin(keys)]
     if rows.empty:
         raise InputError(f"none of the confirmed keys are in {dataset}", "was the index built from another dataset?")
-    common = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
+    common: dict[str, Any] = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
               "index": str(Path(index_dir).resolve()), "model": idx.meta.get("model"),
               "factory": idx.meta.get("factory_requested"), "manifest_before": manifest_hash(df)}
-    args = {
+    args: dict[str, dict[str, Any]] = {
         "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
     }
@@ -167,7 +167,7 @@ class AffectedModel:
     reason: str
 
 
-def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: list[str | Path]) -> list[AffectedModel]:
+def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: Sequence[str | Path]) -> list[AffectedModel]:
     """Generator checkpoints whose meta.json shows they were trained on data holding the erased keys."""
     from audit.meta import read_meta
 

@@ -195,7 +195,7 @@ def create_request(conn: sqlite3.Connection, subject: str, contact: str, receive
                                f"continue with `audit removal show {dup[0]}`")
         cur = conn.execute("INSERT INTO requests (subject, contact, state, received_unix, deadline_unix, updated_unix) "
                            "VALUES (?, ?, 'received', ?, ?, ?)", (subject, contact, received, add_months(received, 1), now))
-        rid = int(cur.lastrowid)
+        rid = int(cur.lastrowid or 0)
         conn.execute("INSERT INTO transitions VALUES (?, '', 'received', NULL, ?, ?)", (rid, actor, now))
         append_log(conn, "received", rid, [])
     return get_request(conn, rid)

@@ -7,8 +7,10 @@ or re-ingest cannot bring an erased item back (NOTES: GDPR requests).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from audit import config
 from audit.errors import InputError
@@ -29,11 +31,11 @@ class Tombstones:
     by_sha: dict[str, int]
     phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
     max_distance: int = TOMBSTONE_PHASH_DISTANCE
+    _codes: np.ndarray = field(init=False, repr=False, compare=False)
+    _rids: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One vectorised popcount over all tombstones per image instead of a Python loop over them.
-        import numpy as np
-
         object.__setattr__(self, "_codes", np.array([v & 0xFFFF_FFFF_FFFF_FFFF for v, _ in self.phashes], dtype=np.uint64))
         object.__setattr__(self, "_rids", np.array([r for _, r in self.phashes], dtype=np.int64))
 

@@ -119,7 +119,10 @@ def hash_tar(tar_path: str, max_side: int = 512, image_format: str = "jpeg", tom
             key, _, ext = base.partition(".")
             ext = "." + ext.lower()
             smp = samples.setdefault(key, {"key": key})
-            data = tf.extractfile(m).read()
+            member = tf.extractfile(m)
+            if member is None:
+                continue
+            data = member.read()
             if ext in IMAGE_EXTS:
                 smp["image"], smp["original_path"] = data, f"{tar_path}::{m.name}"
             elif ext == ".json":

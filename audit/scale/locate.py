@@ -7,6 +7,7 @@ then joined back to the manifest to say which shard file holds each item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,8 @@ from audit import config
 from audit.errors import InputError
 
 
-def request_frame(*, sha256: list[str] = (), phash: list[str] = (), url: list[str] = (), name: list[str] = ()) -> pd.DataFrame:
+def request_frame(*, sha256: Sequence[str] = (), phash: Sequence[str] = (), url: Sequence[str] = (),
+                  name: Sequence[str] = ()) -> pd.DataFrame:
     """Registry-shaped frame for the request's identifiers (validated like registry entries)."""
     from audit.optout.registry import Registry
 
