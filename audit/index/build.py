@@ -65,7 +65,7 @@ def _same_inputs(meta: dict[str, Any], want: dict[str, Any]) -> bool:
     return all(recorded(meta, k) == v for k, v in want.items())  # recorded: indices written before a key rename
 
 
-def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
+def check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     """True when `out` already holds an index built from the same inputs (the build is then a no-op)."""
     if not out.exists():
         return False
@@ -94,7 +94,7 @@ def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     return False
 
 
-def _embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.ndarray]:
+def embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.ndarray]:
     """Decode, hash and embed one chunk of rows; unreadable images are marked not kept, with the reason."""
     n = len(paths)
     out = {"vectors": np.zeros((n, emb.dim), np.float32), "kept": np.zeros(n, bool),
@@ -148,7 +148,7 @@ def _embed_rows(emb, paths: list[Path], rel_paths: list[str], out_vectors: np.nd
                     part = None  # damaged chunk: redo it
             if part is None:
                 fresh = True
-                part = _embed_chunk(emb, paths[start:stop], pb.update)
+                part = embed_chunk(emb, paths[start:stop], pb.update)
                 with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as f:
                     np.savez(f, **part)  # type: ignore[arg-type]
             out_vectors[start:stop] = part["vectors"]
@@ -253,7 +253,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         "factory_requested": factory,
         "dataset_dir": str(dataset_dir.resolve()),
     }
-    if _check_out(out, want, overwrite):
+    if check_out(out, want, overwrite):
         added = not (out / CAPTIONS_NAME).is_file()
         if added:
             write_captions(out)

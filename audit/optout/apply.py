@@ -11,11 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from audit import config
-from audit.atomic import atomic_dir, atomic_path, write_json
+from audit.atomic import atomic_dir, write_json, write_parquet
 from audit.errors import InputError
 from audit.meta import make_meta, weights_sha256, write_meta
 from audit.optout.match import CheckResult, _finish, check_manifest
@@ -42,12 +40,6 @@ class FilterCounts(tuple[int, int]):
         t = super().__new__(cls, (kept, excluded))
         t.unknown = unknown
         return t
-
-
-def _write_parquet(df: pd.DataFrame, dest: Path) -> None:
-    with atomic_path(dest, ".parquet") as tmp:
-        pq.write_table(pa.Table.from_pandas(df.astype({c: "object" for c in df.columns if df[c].dtype == "object"}),
-                                            preserve_index=False), tmp)
 
 
 def embedded_matches(manifest: pd.DataFrame, dataset_dir: Path, use: str = "train") -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -185,9 +177,9 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
     out = Path(out)
     if out.suffix != ".parquet":
         raise InputError(f"--out {out} should end in .parquet")
-    _write_parquet(res.matches, out)
-    _write_parquet(res.problems, out.with_name(out.stem + ".problems.parquet"))
-    _write_parquet(unk, out.with_name(out.stem + ".unknown.parquet"))
+    write_parquet(res.matches, out)
+    write_parquet(res.problems, out.with_name(out.stem + ".problems.parquet"))
+    write_parquet(unk, out.with_name(out.stem + ".unknown.parquet"))
     write_json(out.with_name(out.stem + ".meta.json"), make_meta(
         "optout-check", manifest=str(mpath), manifest_hash=manifest_hash(df), registry=str(registry),
         registry_hash=reg_hash, index=str(index) if index else None, phash_max_distance=max_distance,
@@ -237,8 +229,8 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
     excl = excl.merge(df[["key", "url"]].astype({"key": str}), on="key", how="left")[["key", "url", "rules", "reasons"]]
     with atomic_dir(out_dir) as tmp:
         write_manifest(kept, tmp)
-        _write_parquet(excl, tmp / "excluded.parquet")
-        _write_parquet(unk, tmp / "unknown.parquet")
+        write_parquet(excl, tmp / "excluded.parquet")
+        write_parquet(unk, tmp / "unknown.parquet")
         write_meta(tmp, make_meta(
             "dataset", derived_from=str(mpath), source_manifest_hash=manifest_hash(df), registry=str(registry),
             registry_hash=reg_hash, purpose=purpose, kept=len(kept), excluded=len(excl), unknown=len(unk),

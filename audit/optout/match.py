@@ -66,7 +66,7 @@ def _finish(df: pd.DataFrame, rule: str, field_name: str, reason: pd.Series) -> 
     return out
 
 
-def _url_parts(manifest: pd.DataFrame) -> pd.DataFrame:
+def url_parts(manifest: pd.DataFrame) -> pd.DataFrame:
     parts = N.split_urls(N.text_column(manifest["url"]))
     return pd.DataFrame({
         "key": manifest["key"].astype(str).to_numpy(),
@@ -283,7 +283,7 @@ def check_manifest(
     """Every (row, entry) pair where an active registry entry covers a manifest row, with the reason."""
     reg = registry[registry["active"].astype(bool)] if "active" in registry else registry
     parts: list[pd.DataFrame] = []
-    u = _url_parts(manifest)
+    u = url_parts(manifest)
     if "url" in rules:
         parts += _match_urls(u, reg)
     if "sha256" in rules:

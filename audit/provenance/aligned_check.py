@@ -123,9 +123,9 @@ def check(query_rgb: np.ndarray, stored_rgb: np.ndarray, matrix: np.ndarray) -> 
     """Warp `query_rgb` by the 2×3 `matrix` onto `stored_rgb` (both uint8 RGB at the work size) and vote."""
     from skimage.metrics import structural_similarity
 
-    from audit.memorisation.evidence import _cv2
+    from audit.memorisation.evidence import load_cv2
 
-    cv2 = _cv2()
+    cv2 = load_cv2()
     h, w = stored_rgb.shape[:2]
     warped = cv2.warpAffine(query_rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     ones = np.full(query_rgb.shape[:2], 255, np.uint8)

@@ -94,9 +94,9 @@ def _work_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def _cv2():
-    from audit.memorisation.evidence import _cv2
+    from audit.memorisation.evidence import load_cv2
 
-    return _cv2()
+    return load_cv2()
 
 
 def _features(rgb: np.ndarray):

@@ -30,7 +30,7 @@ _EXPORTS = {
     "confirmed_keys": "audit.removal.locate",
     "find_hits": "audit.removal.locate",
     "locate": "audit.removal.locate",
-    "close_answered": "audit.removal.minimise",
+    "close_answered": "audit.removal.retention",
     "minimise_request": "audit.removal.minimise",
     "ModelCheck": "audit.removal.modelcheck",
     "model_check": "audit.removal.modelcheck",
@@ -56,9 +56,10 @@ if TYPE_CHECKING:
     from audit.removal.erase import AffectedModel, EraseResult, affected_models, erase  # noqa: F401
     from audit.removal.letter import letter_markdown, write_letter  # noqa: F401
     from audit.removal.locate import Candidate, candidates, confirm_hits, confirmed_keys, find_hits, locate  # noqa: F401
-    from audit.removal.minimise import close_answered, minimise_request  # noqa: F401
+    from audit.removal.minimise import minimise_request  # noqa: F401
     from audit.removal.modelcheck import ModelCheck, model_check  # noqa: F401
     from audit.removal.rebuild import Rebuild, rebuild_without_reembedding  # noqa: F401
+    from audit.removal.retention import close_answered  # noqa: F401
     from audit.removal.store import STATES, RemovalRequest, RequestError, connect, create_request, get_request, list_requests, transition  # noqa: F401
     from audit.removal.tombstones import Tombstones, is_tombstoned, load_tombstones  # noqa: F401
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from audit.errors import RegistryError
+from audit.removal.minimise import minimise_request
 
 #: 2: subject/contact nullable, so a closed request keeps no personal data (audit.removal.minimise).
 SCHEMA_VERSION = 2
@@ -249,8 +250,6 @@ def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expe
         conn.execute("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)", (int(request_id), req.state, to_state, reason, actor, now))
         append_log(conn, to_state, int(request_id), key_hashes or [])
         if to_state == "closed":  # nothing left to do for the subject: drop their personal data now, atomically
-            from audit.removal.minimise import minimise_request
-
             minimise_request(conn, int(request_id))
     return get_request(conn, request_id)
 

@@ -220,9 +220,9 @@ def _hash_source(spark, src: str, max_side: int, image_format: str, tomb_b):
 
 def _embed_rows(emb, b: pd.DataFrame) -> pd.DataFrame:
     """One chunk through `audit index build`'s own decode/hash/embed step; unreadable rows carry the reason."""
-    from audit.index.build import _embed_chunk
+    from audit.index.build import embed_chunk
 
-    part = _embed_chunk(emb, [Path(p) for p in b["path"]])
+    part = embed_chunk(emb, [Path(p) for p in b["path"]])
     return pd.DataFrame({"id": b["id"].to_numpy(), "key": b["key"].to_numpy(), "vector": list(part["vectors"]),
                          "phash": part["phash"].view(np.int64), "dhash": part["dhash"].view(np.int64),
                          "kept": part["kept"], "reason": part["reason"].astype(str),
