@@ -6,8 +6,9 @@ Rules (docs/ARCHITECTURE.md "Import graph"):
    from Python, not from a reader).
 2. No `from audit.<pkg>... import _private` from outside `audit.<pkg>`.
 3. Nothing under `audit/` imports streamlit or the `app` package: UI lives in `app/`.
-4. Imports inside functions only for heavy or optional libraries (HEAVY), or in a `cli.py` module (commands import their
-   implementation when run, so `audit --help` stays fast).
+4. Imports inside functions only for heavy or optional libraries (HEAVY), for audit modules that import one at
+   module level, in a `cli.py` module (commands import their implementation when run, so `audit --help` stays
+   fast), or in a package `__init__` (a facade that resolves its names on first use, PEP 562).
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def check(root: Path = ROOT) -> list[str]:
                 if private and target_pkg != own_pkg:
                     problems.append(f"{rel}:{line}: imports private {', '.join(private)} from {target} (another package)")
             lazy_ok = top in HEAVY or (top == "audit" and bool(deps) and all(d in heavy for d in deps))
-            if in_function and not lazy_ok and f.name != "cli.py" and not f.name.endswith("_cli.py"):
+            exempt = f.name in ("cli.py", "__init__.py") or f.name.endswith("_cli.py")
+            if in_function and not lazy_ok and not exempt:
                 problems.append(f"{rel}:{line}: imports {target} inside a function: only heavy/optional libraries may be lazy")
     for comp in _cycles(graph):
         problems.append("import cycle: " + " <-> ".join(comp))

@@ -19,8 +19,10 @@ from audit.card.inputs import check_registry, check_requests, is_sqlite
 from audit.card.prompts import LIMITS, load_prompts
 from audit.errors import InputError
 from audit.index import layout
+from audit.index.cache import cached_index
 from audit.index.hamming import near_pairs, plan_self
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths
+from audit.removal import confirmed_keys, connect, list_requests, load_tombstones
 
 TOP_AUTHORS = 15
 SHOWN_KEYS = 10
@@ -172,8 +174,6 @@ def _optout(df: pd.DataFrame, registry: str | Path) -> dict[str, Any]:
 def _removal_db(df: pd.DataFrame, db: Path) -> dict[str, Any]:
     """Rows of a removal-request DB (audit.removal): tombstoned images still present (sha256, or pHash within
     the tombstone distance) and rows confirmed as hits of any request (pending or done)."""
-    from audit.removal import confirmed_keys, connect, list_requests, load_tombstones
-
     conn = connect(db)
     try:
         tomb = load_tombstones(conn)
@@ -213,7 +213,6 @@ def _removal(df: pd.DataFrame, requests: str | Path) -> dict[str, Any]:
 
 def _concepts(index_dir: Path, prompts: dict[str, list[str]]) -> tuple[list[dict], str]:
     from audit.card.concepts import concept_coverage
-    from audit.index.cache import cached_index
 
     idx = cached_index(index_dir)
     vectors = layout.open_vectors(index_dir)

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from audit.atomic import atomic_path
-from audit.embed import TINY_CLIP
+from audit.embed import TINY_CLIP, load_embedder
+from audit.embed.loader import _build
 from audit.embed.pairs import HELDOUT_PERCENT, CaptionedSet, load_captioned, preload_pixels
 from audit.errors import ArtefactError, InputError, ModelError
 from audit.meta import make_meta, sha256_file, write_meta
@@ -188,7 +189,6 @@ def _write_weights(model, out: Path) -> Path:
 
 
 def _evaluate(model_ref: str, sets: list[Path], limit: int | None, device: str) -> dict[str, dict[str, Any]]:
-    from audit.embed import load_embedder
     from audit.embed.evaluate import evaluate_dataset
 
     emb = load_embedder(model_ref, device=device)
@@ -377,8 +377,6 @@ def _write_model(cfg: ClipTrainSettings, run: _ClipRun, model, out: Path, run_ke
 def train_tiny(cfg: ClipTrainSettings) -> ClipTrainResult:
     """Train (or resume) the tiny CLIP on the datasets' train splits; write model.pt + meta.json to cfg.out."""
     import torch
-
-    from audit.embed.loader import _build
 
     _check_settings(cfg)
     if cfg.threads:

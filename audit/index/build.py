@@ -8,6 +8,7 @@ Rows of every file are in ascending id order (ids are key hashes).
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 
 from audit import perceptual
 from audit.atomic import atomic_dir, atomic_path
+from audit.embed import load_embedder
 from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
 from audit.index.captions import CAPTIONS_NAME, write_caption_index
@@ -33,7 +35,7 @@ from audit.index.layout import (
     read_index_meta,
 )
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
-from audit.meta import META_NAME, make_meta, recorded, write_meta
+from audit.meta import META_NAME, make_meta, recorded, sha256_strings, write_meta
 from audit.progress import bar
 from audit.records import MANIFEST_NAME, manifest_hash, read_manifest, resolve_paths
 
@@ -76,8 +78,6 @@ def check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
         return False
     meta = None
     if META_NAME in names:
-        import json
-
         try:
             meta = json.loads((out / META_NAME).read_text(encoding="utf-8"))
         except (ValueError, OSError):
@@ -121,8 +121,6 @@ def embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.nda
 
 def work_dir(out: Path, want: dict[str, Any]) -> Path:
     """Where finished embedding chunks wait, so an interrupted build resumes (deleted after success)."""
-    from audit.meta import sha256_strings
-
     tag = sha256_strings([want["manifest_hash"], want["weights_sha256"], want["dataset_dir"]])[:12]
     return out.parent / f".{out.name}.work-{tag}"
 
@@ -239,8 +237,6 @@ def build_index(source: str | Path, out: str | Path, model: str | None = None, f
 def build_index_report(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
                        device: str = "cpu", overwrite: bool = False) -> IndexBuild:
     """`build_index`, also saying whether anything was rebuilt (for the CLI and the app)."""
-    from audit.embed import load_embedder
-
     out = Path(out)
     dataset_dir, mpath = resolve_source(source, out)
     df = read_manifest(mpath)

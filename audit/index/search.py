@@ -12,7 +12,8 @@ import pandas as pd
 from PIL import Image
 
 from audit import config
-from audit.errors import ArtefactError, IndexMismatchError, InputError
+from audit.embed import load_embedder
+from audit.errors import ArtefactError, AuditError, IndexMismatchError, InputError
 from audit.images import load_rgb
 from audit.index import layout
 from audit.index.captions import CaptionIndex
@@ -142,8 +143,6 @@ class SearchIndex:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from audit.embed import load_embedder
-
             self.use_embedder(load_embedder(self.meta.get("model"), device=self.meta.get("device", "cpu")))
         return self._embedder
 
@@ -268,8 +267,6 @@ def query_index(index: SearchIndex, query: "str | Image.Image", k: int = 20, mod
 def hit_image_path(index: Any, hit: Any) -> Path | None:
     """Where a hit's image file is, asking the index first (it knows its dataset dir); None when the file is gone
     (e.g. erased by a removal request since the search)."""
-    from audit.errors import AuditError
-
     candidates: list[Path] = []
     try:
         candidates.append(Path(index.image_path(hit.id)))

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from audit import perceptual
+from audit.memorisation.verdict import PairScores
 from audit.similarity import ssim
 
 #: Side (pixels) images are brought to for feature extraction and alignment.
@@ -262,8 +263,6 @@ def prepare_candidate(img: Image.Image, detector: str = "orb") -> Candidate:
 
 def measure(q: Query, c: Candidate, clip_cosine: float = float("nan")):
     """All pixel scores of one (query, candidate) pair as a verdict.PairScores."""
-    from audit.memorisation.verdict import PairScores
-
     l2 = tiled_l2(q.direct.grid, c.features.grid)
     dist = min(perceptual.distance(q.phash, c.phash), perceptual.distance(q.phash_mirror, c.phash))
     if c.crop_grid is not None and c.crop_phash is not None and q.direct.rgb.shape[0] == q.direct.rgb.shape[1]:

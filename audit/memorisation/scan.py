@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from audit.errors import AuditError, ImageError, InputError
-from audit.images import is_image_path, load_image
+from audit.images import fit_within, is_image_path, load_image
 from audit.memorisation import evidence as ev
 from audit.memorisation import lowres
 from audit.memorisation.verdict import COPY, NOVEL, SIMILAR, PairScores, Thresholds, Verdict, decide, rank_key
@@ -179,8 +179,6 @@ def load_queries(paths: Sequence[Path], native: dict[str, tuple[int, int]] | Non
     """Decode generated images; undecodable ones are skipped with the reason. `native` (file name -> size the
     generator produced) undoes a recorded upscale, so a 32 px sample saved at 256 px gets the small-generation
     evidence it needs (lowres.py)."""
-    from audit.images import fit_within
-
     native = native or {}
     ok, skipped = [], []
     for p in paths:

@@ -15,9 +15,13 @@ import pandas as pd
 from audit import config
 from audit.atomic import atomic_dir, write_json, write_parquet
 from audit.errors import InputError
+from audit.index import open_index
 from audit.meta import make_meta, weights_sha256, write_meta
+from audit.optout.embedded import image_signals
 from audit.optout.match import CheckResult, _finish, check_manifest
 from audit.optout.registry import open_registry
+from audit.optout.verdict import check_use, decide
+from audit.progress import track
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths, write_manifest
 
 #: Purpose (a use, or a legacy purpose name) -> registry scopes that forbid it.
@@ -47,10 +51,6 @@ def embedded_matches(manifest: pd.DataFrame, dataset_dir: Path, use: str = "trai
 
     Returns (matches, unknown): a file that is missing, or whose metadata cannot be read in full, gives an
     unknown row with the reason — never silently "no reservation"."""
-    from audit.optout.embedded import image_signals
-    from audit.optout.verdict import decide
-    from audit.progress import track
-
     rows, unknown = [], []
     paths = resolve_paths(manifest, dataset_dir)
     for (key, url), p in track(zip(zip(manifest["key"].astype(str), manifest["url"]), paths), "embedded signals", total=len(paths)):
@@ -105,7 +105,6 @@ def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path
     ex = registry[registry["kind"] == "image"] if "kind" in registry else registry.iloc[:0]
     if not len(ex):
         return pd.DataFrame()
-    from audit.index import open_index
     from audit.optout.lookup import neighbours_above
 
     idx = open_index(index_dir)
@@ -150,8 +149,6 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
     """Every row an opt-out covers (matches.parquet), and beside it `<stem>.unknown.parquet`: rows no reservation
     covers whose answer is nonetheless unknown (malformed URL; with scan_images, unreadable image metadata).
     `use` decides which embedded signals reserve (registry matches are listed whatever their scope)."""
-    from audit.optout.verdict import check_use
-
     check_use(use)
     mpath = manifest_path(manifest)
     df = read_manifest(mpath)

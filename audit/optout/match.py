@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit import config
+from audit.index.hamming import near_pairs
 from audit.optout import normalise as N
 
 MATCH_COLUMNS = ["key", "url", "rule", "entry_id", "entry", "scope", "source", "field", "matched", "start", "end",
@@ -136,8 +137,6 @@ def _match_sha(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def _match_phash(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int) -> list[pd.DataFrame]:
-    from audit.index.hamming import near_pairs
-
     ph = reg[reg["kind"] == "phash"][["id", "value"]].rename(columns={"value": "code"})
     im = reg[(reg["kind"] == "image") & reg["phash"].notna()][["id", "phash"]].rename(columns={"phash": "code"})
     ents = pd.concat([ph, im], ignore_index=True)

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit.memorisation.evidence import load_cv2
+
 GRID = 16  # tiles per side of the stored image at the work size (32 px tiles at 512 px)
 MIN_TILE_COVER = 0.5  # a tile counts when the warped query covers at least this share of it
 TEXTURE_STD = 8.0  # grey std (0–255) above which a stored tile has texture worth checking
@@ -122,8 +124,6 @@ def _tile_rms(matched: np.ndarray, ref: np.ndarray, m: np.ndarray, n: np.ndarray
 def check(query_rgb: np.ndarray, stored_rgb: np.ndarray, matrix: np.ndarray) -> PixelCheck:
     """Warp `query_rgb` by the 2×3 `matrix` onto `stored_rgb` (both uint8 RGB at the work size) and vote."""
     from skimage.metrics import structural_similarity
-
-    from audit.memorisation.evidence import load_cv2
 
     cv2 = load_cv2()
     h, w = stored_rgb.shape[:2]

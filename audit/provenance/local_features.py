@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 
-from audit.provenance.aligned_check import PixelCheck
+from audit.memorisation.evidence import Features, align, grid_pixels, load_cv2
+from audit.provenance.aligned_check import PixelCheck, check
 
 ALG = "org.genaudit.orb512.v1"  # bump when detector settings change: stored features must match the query's
 WORK_SIDE = 512
@@ -94,15 +96,11 @@ def _work_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def _cv2():
-    from audit.memorisation.evidence import load_cv2
-
     return load_cv2()
 
 
 def _features(rgb: np.ndarray):
     """evidence.Features at the work size (the matcher and the pixel check take that type)."""
-    from audit.memorisation.evidence import Features, grid_pixels
-
     cv2 = _cv2()
     work = _work_rgb(rgb)
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
@@ -112,7 +110,6 @@ def _features(rgb: np.ndarray):
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     if desc is None:
         desc = np.zeros((0, 32), np.uint8)
-    from PIL import Image
 
     return Features(work, gray, grid_pixels(Image.fromarray(work)), pts, desc, "orb")
 
@@ -149,9 +146,6 @@ def vote(query_desc: np.ndarray, stored: Sequence[tuple[str, LocalFeatures]], to
 def verify(query, stored: LocalFeatures, stored_rgb: np.ndarray, wm_id: str, votes: int,
            mirrored: bool = False) -> LocalMatch | None:
     """RANSAC fit of the query onto one stored image, then the tile-wise pixel check against its signed copy."""
-    from audit.memorisation.evidence import Features, align
-    from audit.provenance.aligned_check import check
-
     cv2 = _cv2()
     rgb = cv2.resize(stored_rgb, (stored.width, stored.height), interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)

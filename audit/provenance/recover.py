@@ -20,10 +20,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from audit.errors import InputError, ProvenanceError
+from audit.images import load_image, load_upload
 from audit.provenance import local_features as lf
 from audit.provenance import watermark as wm
 from audit.provenance.fingerprint import MAX_DISTANCE, MIN_SIMILARITY, fingerprint, similarity
 from audit.provenance.store import Entry, ManifestStore
+from audit.provenance.verify import Verifier, summarise
 
 ASPECT_TOLERANCE = 0.03
 
@@ -127,8 +129,6 @@ def _best_bits(reads: list[_Read], wm_id: str) -> int | None:
 def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | None, bool]:
     """Nearest informative fingerprint within MAX_DISTANCE whose pixels also correlate ≥ MIN_SIMILARITY,
     for the image as given and for its mirror image: (entry, distance, correlation, mirrored)."""
-    from audit.images import load_image
-
     views = [(False, rgb), (True, np.ascontiguousarray(rgb[:, ::-1]))]
     fps = [(m, v, fingerprint(v)) for m, v in views]
     if not fps[0][2].informative:
@@ -150,8 +150,6 @@ def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | N
 
 
 def _load_signed(stores: list[ManifestStore]):
-    from audit.images import load_image
-
     def load(wm_id: str) -> np.ndarray | None:
         entry = _lookup(stores, wm_id)
         if entry is None or not entry.signed_path.is_file():
@@ -185,16 +183,12 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
 def recover_bytes(data: bytes, name: str, stores: Sequence[str | Path | None] = (None,), *,
                   ca: str | Path | None = None, trust: str | Path | None = None) -> RecoveryResult:
     """`recover_image` for an in-memory image (the app's upload); `name` labels the result and the errors."""
-    from audit.images import load_upload
-
     rgb = np.asarray(load_upload(data, name), dtype=np.uint8)
     return _recover(rgb, name, stores, ca, trust)
 
 
 def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], ca: str | Path | None,
              trust: str | Path | None) -> RecoveryResult:
-    from audit.provenance.verify import Verifier, summarise
-
     opened = [ManifestStore(s, create=False) for s in (stores or (None,))]
     try:
         sizes = sorted({sz for s in opened for sz in s.sizes()})

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Sequence
 
 from audit.errors import InputError
+from audit.generate.sample import sample_to_dir
+from audit.index import build_index
+from audit.memorisation.verdict import COPY, SIMILAR
+from audit.meta import make_meta, write_meta
 from audit.removal.auditlog import append_log
+from audit.removal.erase import erase_summary
 from audit.removal.store import transaction
 
 #: The scan report that would keep the subject's photo (as base64 thumbnails); deleted after the check.
@@ -54,12 +59,7 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
                 prompts: Sequence[str], photos: Sequence[str | Path], n: int = 4, steps: int = 25, seed: int = 0,
                 index_model: str | None = None, device: str = "cpu") -> ModelCheck:
     """Sample `model_dir` with `prompts`, scan the samples against `photos`, log the outcome (hashes only)."""
-    from audit.generate.sample import sample_to_dir
-    from audit.index import build_index
     from audit.memorisation.run import scan_folder
-    from audit.memorisation.verdict import COPY, SIMILAR
-    from audit.meta import make_meta, write_meta
-    from audit.removal.erase import erase_summary
 
     res = erase_summary(conn, request_id)  # the check is about items this request erased
     prompts = [" ".join(str(p).split()) for p in prompts if str(p).strip()]

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from audit.atomic import atomic_dir
+from audit.embed import load_embedder
 from audit.errors import ModelError
+from audit.index.layout import DENYLIST_NAME, VECTORS_WORK_NAME
+from audit.index.vectors import key_ids
+from audit.meta import read_meta
 
 
 def build_index_spark(spark, source: str | Path, out: str | Path, model: str | None = None,
                       factory: str | None = None, overwrite: bool = False) -> dict:
     """Build an index dir from a dataset on Spark; returns its meta (idempotent like build_index)."""
-    from audit.atomic import atomic_dir
-    from audit.embed import load_embedder
     from audit.index.build import check_out, finish_index_dir
-    from audit.index.layout import DENYLIST_NAME, VECTORS_WORK_NAME
-    from audit.index.vectors import key_ids
-    from audit.meta import read_meta
     from audit.records import manifest_hash
     from audit.scale.images import embed_manifest
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from audit import config
 from audit.errors import InputError
+from audit.scale.session import read_parquet
 
 
 def request_frame(*, sha256: Sequence[str] = (), phash: Sequence[str] = (), url: Sequence[str] = (),
@@ -38,7 +39,6 @@ def locate(spark, manifest: str | Path, request: pd.DataFrame, *, max_distance: 
     from pyspark.sql import functions as F
 
     from audit.scale.optout import check_partitions, sort_matches
-    from audit.scale.session import read_parquet
 
     mdf = read_parquet(spark, manifest).withColumn("shard", F.input_file_name())
     matches, _ = check_partitions(mdf, request, max_distance=max_distance)

@@ -14,7 +14,10 @@ from typing import Iterator
 import pandas as pd
 
 from audit import config
+from audit.atomic import write_json, write_parquet
 from audit.errors import InputError
+from audit.meta import make_meta
+from audit.scale.session import read_parquet
 
 #: Manifest columns the matcher reads; others are dropped before the join to keep Arrow batches small.
 NEEDED = ("key", "url", "sha256", "phash", "author", "caption")
@@ -25,7 +28,6 @@ PROBLEM_SCHEMA = "key string, url string, problem string"
 
 def export_registry(registry: str | Path, out: str | Path) -> Path:
     """Active registry entries as one parquet file (what executors read: no SQLite on the cluster)."""
-    from audit.atomic import write_parquet
     from audit.optout.registry import open_registry
 
     registry, out = Path(registry), Path(out)
@@ -102,17 +104,11 @@ def sort_matches(df: pd.DataFrame) -> pd.DataFrame:
 def check(spark, manifest: str | Path, registry: str | Path, out: str | Path, *,
           max_distance: int = config.PHASH_NEAR_DUPLICATE, single_file: bool = False) -> dict[str, int]:
     """Run the check; write `out` (a parquet folder of part files, or one sorted file with single_file) + problems."""
-    from audit.atomic import write_json
-    from audit.meta import make_meta
-    from audit.scale.session import read_parquet
-
     reg = _registry_frame(registry)
     mdf = read_parquet(spark, manifest)
     matches, problems = check_partitions(mdf, reg, max_distance=max_distance)
     out = Path(out)
     if single_file:
-        from audit.atomic import write_parquet
-
         m = sort_matches(matches.toPandas())
         p = problems.toPandas()
         write_parquet(m, out)
