@@ -143,6 +143,21 @@ def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path
     return _finish(hits, "clip", "image", reason)
 
 
+def _extra_matches(df: pd.DataFrame, dataset_dir: Path, reg_df: pd.DataFrame, use: str, scan_images: bool,
+                   index: str | Path | None, min_clip: float) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Matches beyond the registry's own rules (embedded signals, CLIP re-hosts; non-empty frames only), and the
+    rows whose embedded signals could not be read."""
+    extra: list[pd.DataFrame] = []
+    unknown: list[pd.DataFrame] = []
+    if scan_images:
+        found, unknown_emb = embedded_matches(df, dataset_dir, use)
+        extra.append(found)
+        unknown.append(unknown_emb)
+    if index is not None:
+        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
+    return [e for e in extra if len(e)], unknown
+
+
 def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, index: str | Path | None = None,
               scan_images: bool = False, max_distance: int = config.PHASH_NEAR_DUPLICATE,
               min_clip: float = config.CLIP_DUPLICATE_COSINE, use: str = "train") -> CheckResult:
@@ -156,14 +171,7 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
         reg_df = reg.frame(with_embeddings=True)
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
-    extra, unknown = [], []
-    if scan_images:
-        found, unknown_emb = embedded_matches(df, mpath.parent, use)
-        extra.append(found)
-        unknown.append(unknown_emb)
-    if index is not None:
-        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
-    extra = [e for e in extra if len(e)]
+    extra, unknown = _extra_matches(df, mpath.parent, reg_df, use, scan_images, index, min_clip)
     if extra:
         m = pd.concat([res.matches, *extra], ignore_index=True).sort_values(["key", "rule"], kind="stable").reset_index(drop=True)
         counts = {**res.counts, **{f"rule_{k}": int(v) for k, v in m["rule"].value_counts().items()},
@@ -204,14 +212,7 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
     matches = res.matches
-    extra, unknown = [], []
-    if scan_images:
-        found, unknown_emb = embedded_matches(df, mpath.parent, use)
-        extra.append(found)
-        unknown.append(unknown_emb)
-    if index is not None:
-        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
-    extra = [e for e in extra if len(e)]
+    extra, unknown = _extra_matches(df, mpath.parent, reg_df, use, scan_images, index, min_clip)
     if extra:
         matches = pd.concat([matches, *extra], ignore_index=True)
     # registry entries bind by scope; embedded signals were already decided for this use
