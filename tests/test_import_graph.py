@@ -81,3 +81,18 @@ def test_lazy_import_of_a_heavy_audit_module_is_allowed(tmp_path: Path) -> None:
     })
     problems = _checker().check(root)
     assert problems == ["audit/n/user.py:2: imports audit.m inside a function: only heavy/optional libraries may be lazy"]
+
+
+def test_a_lazily_re_exported_name_counts_as_its_module(tmp_path: Path) -> None:
+    # `from audit.m import frame` loads audit.m.heavy through the package's PEP 562 map: a heavy import, may be lazy;
+    # and a module-level import of it closes a cycle back to the importer.
+    root = _tree(tmp_path, {
+        "audit/__init__.py": "",
+        "audit/m/__init__.py": '_EXPORTS = {"frame": "audit.m.heavy"}\n',
+        "audit/m/heavy.py": "import pandas as pd\nfrom audit.n import back\nframe = pd.DataFrame\n",
+        "audit/n/__init__.py": "",
+        "audit/n/back.py": "def f():\n    from audit.m import frame\n    return frame\n",
+        "audit/n/user.py": "from audit.m import frame\n",
+    })
+    problems = _checker().check(root)
+    assert problems == ["import cycle: audit.m.heavy <-> audit.n.back"], problems

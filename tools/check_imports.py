@@ -76,12 +76,27 @@ def imports(path: Path, root: Path = ROOT) -> Iterator[tuple[str, list[str], boo
     yield from visit(tree, False)
 
 
-def _resolve(target: str, names: list[str], modules: set[str]) -> list[str]:
-    """The audit modules an import statement depends on (a `from pkg import mod` names the submodule)."""
+def lazy_exports_of(init: Path) -> dict[str, str]:
+    """A package `__init__`'s `_EXPORTS = {"name": "module", ...}` (PEP 562 re-exports, see audit/lazy.py)."""
+    tree = ast.parse(init.read_text(encoding="utf-8"), filename=str(init))
+    for node in tree.body:
+        if (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_EXPORTS" for t in node.targets)
+                and isinstance(node.value, ast.Dict)):
+            return {k.value: v.value for k, v in zip(node.value.keys, node.value.values)
+                    if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+    return {}
+
+
+def _resolve(target: str, names: list[str], modules: set[str], exports: dict[str, dict[str, str]] | None = None) -> list[str]:
+    """The audit modules an import statement depends on: `from pkg import mod` names the submodule, and a name a
+    package re-exports lazily loads the module it comes from (at the import, not at first use)."""
     out = []
+    lazy = (exports or {}).get(target, {})
     for name in names:
         if f"{target}.{name}" in modules:
             out.append(f"{target}.{name}")
+        elif lazy.get(name) in modules:
+            out.append(lazy[name])
     if target in modules and len(out) < max(len(names), 1):
         out.append(target)
     return out
@@ -138,7 +153,7 @@ def _ancestors(module: str) -> list[str]:
 
 
 def _heavy_at_import(
-    found: dict[str, list[tuple[str, list[str], bool, int]]], modules: set[str]
+    found: dict[str, list[tuple[str, list[str], bool, int]]], modules: set[str], exports: dict[str, dict[str, str]]
 ) -> set[str]:
     """audit modules that pull a HEAVY library when imported (directly or through their top-level audit imports).
 
@@ -152,7 +167,7 @@ def _heavy_at_import(
             if target.split(".")[0] in HEAVY:
                 heavy.add(own)
             elif target.split(".")[0] == "audit":
-                for dep in _resolve(target, names, modules):
+                for dep in _resolve(target, names, modules, exports):
                     deps[own].update(d for d in [*_ancestors(dep), dep] if d in modules and d != own)
     changed = True
     while changed:
@@ -169,7 +184,8 @@ def check(root: Path = ROOT) -> list[str]:
     names_of = {f: module_name(f, root) for f in files}
     modules = set(names_of.values())
     found = {names_of[f]: list(imports(f, root)) for f in files}
-    heavy = _heavy_at_import(found, modules)
+    exports = {names_of[f]: lazy_exports_of(f) for f in files if f.name == "__init__.py"}
+    heavy = _heavy_at_import(found, modules, exports)
     graph: dict[str, set[str]] = {m: set() for m in modules}
     problems: list[str] = []
     for f in files:
@@ -182,11 +198,12 @@ def check(root: Path = ROOT) -> list[str]:
                 problems.append(f"{rel}:{line}: imports {target}: UI code belongs in app/, not audit/")
             deps: list[str] = []
             if top == "audit":
-                deps = _resolve(target, names, modules)
+                deps = _resolve(target, names, modules, exports)
                 for dep in deps:
-                    # Importing a.b.c runs a/__init__ and a/b/__init__ too: a cycle through a package's
-                    # __init__ breaks at run time like any other (packages the importer is inside are already loading).
-                    for d in [*_ancestors(dep), dep]:
+                    # Importing a.b.c at module level runs a/__init__ and a/b/__init__ too: a cycle through a
+                    # package's __init__ breaks at import time like any other (packages the importer is inside are
+                    # already loading; inside a function everything is loaded by the time it runs).
+                    for d in [dep] if in_function else [*_ancestors(dep), dep]:
                         if d in modules and d != own and d not in _ancestors(own):
                             graph[own].add(d)
                 target_pkg = ".".join(target.split(".")[:2])

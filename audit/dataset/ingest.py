@@ -21,7 +21,6 @@ from audit.errors import ImageError, InputError, ManifestError
 from audit.images import IMAGE_SUFFIXES, load_image
 from audit.meta import sha256_file
 from audit.progress import track
-from audit.removal.tombstones import from_env
 
 URL_COLUMNS = ("url", "URL")
 CAPTION_COLUMNS = ("caption", "TEXT", "text")
@@ -218,6 +217,8 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
     fp = inputs_sha256(inputs)
     if not force and up_to_date(out, fp):
         return result_from_existing(out)
+
+    from audit.removal.tombstones import from_env
 
     erased = from_env(tombstones)  # GDPR tombstones of $GENAUDIT_REMOVAL_DB: erased images must not come back
 
