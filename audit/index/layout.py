@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from audit.atomic import restore_if_absent
 from audit.errors import ArtefactError
-from audit.meta import META_NAME
+from audit.meta import META_NAME, read_meta
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -82,8 +84,6 @@ def is_index_dir(path: str | Path) -> bool:
     """True for a directory whose meta.json says kind="index" (files not checked: see `missing_files`).
 
     An unreadable meta.json is an ArtefactError, not False: the user should hear that the file is damaged."""
-    from audit.meta import read_meta
-
     p = Path(path)
     if not (p.is_dir() and (p / META_NAME).is_file()):
         return False
@@ -92,8 +92,6 @@ def is_index_dir(path: str | Path) -> bool:
 
 def read_index_meta(index_dir: str | Path) -> dict[str, Any]:
     """meta.json of an index dir; ArtefactError when missing, unreadable or of another kind."""
-    from audit.meta import read_meta
-
     restore_if_absent(index_dir)  # a kill between the two renames of a swap must not lose the index
     return read_meta(index_dir, kind=KIND)
 
@@ -143,8 +141,6 @@ def read_hashes(index_dir: str | Path, columns: list[str] | None = None) -> "pd.
 
 def open_vectors(index_dir: str | Path) -> "np.ndarray":
     """vectors.npy memory-mapped read-only (rows in id order, L2-normalised float32)."""
-    import numpy as np
-
     path = Path(index_dir) / VECTORS_NAME
     if not path.is_file():
         raise ArtefactError(f"{path} is missing", REBUILD_HINT)
