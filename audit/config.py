@@ -120,6 +120,19 @@ def removal_db() -> Path:
     return removal_db_from_env() or DEFAULT_REMOVAL_DB
 
 
+def removal_keys_dir(db: str | Path) -> Path:
+    """Secrets of a removal database (HMAC chain key, salt, Ed25519 signing key): `<db>.keys/` beside it, mode 0700.
+    Back it up apart from the database: the chain cannot be verified without it."""
+    db = Path(db)
+    return db.with_name(db.name + ".keys")
+
+
+def removal_heads_file(db: str | Path) -> Path:
+    """The append-only file of signed chain heads of a removal database: `<db>.heads` beside it."""
+    db = Path(db)
+    return db.with_name(db.name + ".heads")
+
+
 def optout_registry() -> Path:
     """The registry the app files opt-outs into: $GENAUDIT_OPTOUT_REGISTRY, else optout.db in the working directory."""
     return _env_path(ENV_OPTOUT_REGISTRY, DEFAULT_OPTOUT_REGISTRY)

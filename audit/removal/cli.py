@@ -160,16 +160,49 @@ def check(image: str, db: Path = DB) -> None:
         raise typer.Exit(1)
 
 
-@app.command("verify-log", cls=RENAMED)
-def verify_log_(db: Path = DB) -> None:
-    """Recompute the hash chain of the audit log; any edit or deletion fails."""
+@app.command("init-keys", cls=RENAMED)
+def init_keys(db: Path = DB) -> None:
+    """Create the keys of an existing (or new) request database beside it (<db>.keys/, 0600) and seal its state."""
+    from audit import config
     from audit.errors import RegistryError
-    from audit.removal.auditlog import verify_log
+    from audit.removal.keys import create_keys, load_keys
+    from audit.removal.seal import adopt, stored_key_id
+    from audit.removal.store import connect
 
-    r = verify_log(_conn(db))
+    if not db.exists():
+        conn = connect(db)  # a new database is keyed on creation
+    else:
+        conn = connect(db)
+        if stored_key_id(conn) is not None:
+            raise RegistryError(f"{db} is already keyed", f"its keys are in {config.removal_keys_dir(db)}")
+        if load_keys(db) is not None:
+            raise RegistryError(f"{config.removal_keys_dir(db)} already exists but {db} is not keyed with it",
+                                "move the stray keys directory away, then retry")
+        adopt(conn, create_keys(db))
+    keys = load_keys(db)
+    assert keys is not None
+    typer.echo(f"keys: {keys.directory} (back it up apart from the database)")
+    typer.echo(f"signing key fingerprint: {keys.public_id} (pin it: `audit removal verify-log --expect-key {keys.public_id}`)")
+
+
+@app.command("verify-log", cls=RENAMED)
+def verify_log_(db: Path = DB, expect_key: Optional[str] = typer.Option(
+        None, "--expect-key", help="Signing-key fingerprint printed by init-keys (detects swapped keys).")) -> None:
+    """Check the keyed chain of every decision table, the signed head file and the audit log's own chain."""
+    from audit.errors import RegistryError
+    from audit.removal.seal import verify
+
+    if not db.is_file():
+        raise RegistryError(f"{db} does not exist", "pass --removal-db path/to/requests.db")
+    r = verify(_conn(db), expect_key=expect_key)
     if not r.ok:
-        raise RegistryError(f"audit log of {db} fails verification: {r.problem}", "restore the database from backup and investigate")
-    typer.echo(f"audit log intact: {r.rows} entries, head {r.head[:16]}")
+        for p in r.problems[1:]:
+            typer.echo(f"problem: {p}", err=True)
+        raise RegistryError(f"{db} fails verification: {r.problems[0]}"
+                            + (f" (+{len(r.problems) - 1} more above)" if len(r.problems) > 1 else ""),
+                            "restore the database from backup and investigate")
+    typer.echo(f"intact: {r.entries} sealed change(s), {r.heads} signed head(s), tip {r.tip[:16]}, "
+               f"signed by {r.public_id}")
 
 
 @app.command("model-check", cls=RENAMED)

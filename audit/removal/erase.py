@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from audit.errors import InputError
-from audit.removal.auditlog import append_log, key_hash
+from audit.removal.auditlog import append_log, key_hasher
 from audit.removal.locate import confirmed_keys
 from audit.removal.store import RequestError, get_request, transaction, transition
 
@@ -92,8 +92,9 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
     if name == "tombstone":
         now = int(time.time())
         with transaction(conn):
-            conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?, ?, ?, ?)",
-                             [(s, p, request_id, now) for s, p in a["hashes"]])
+            conn.executemany("INSERT OR IGNORE INTO tombstones (sha256, phash, request_id, added_unix, variants) "
+                             "VALUES (?, ?, ?, ?, ?)", [(h[0], h[1], request_id, now, h[2] if len(h) > 2 else None)
+                                                        for h in a["hashes"]])
     elif name == "denylist":
         add_to_denylist(a["index"], keys, reason=f"gdpr-request-{request_id}")
     elif name == "manifest":
@@ -176,6 +177,7 @@ def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: list[
     erased_at = conn.execute("SELECT min(done_unix) FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0]
     dataset = str(Path(plan["dataset"]).resolve())
     # a closed request's journal holds key hashes only (audit.removal.minimise): compare hashes then
+    key_hash = key_hasher(conn)
     norm = (lambda ks: {key_hash(str(k)) for k in ks}) if plan.get("minimised") else (lambda ks: {str(k) for k in ks})
     out = []
     for d in model_dirs:

@@ -5,7 +5,8 @@ manifest keys of the hits (to erase them). Once it is closed none of that is nee
 as the move to `closed`:
 
 - requests.subject and requests.contact become NULL (a hash of a name is no protection: names are guessable);
-- candidate keys become key hashes (audit.removal.auditlog.key_hash, as in the log), scores and methods kept;
+- candidate keys become salted key hashes (audit.removal.auditlog.key_hasher, as in the log; the salt is in the
+  keys directory outside the database), scores and methods kept;
 - the erasure journal keeps key hashes instead of keys and drops the image paths; the sha256/pHash fingerprints
   stay (they are the tombstones that stop a re-ingest);
 - one `minimised` row in the hash-chained audit log records it (key hashes only).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from audit.removal.auditlog import append_log, key_hash
+from audit.removal.auditlog import append_log, key_hasher
 
 MINIMISED = "minimised"
 
@@ -27,7 +28,7 @@ MINIMISED = "minimised"
 def minimise_request(conn: sqlite3.Connection, request_id: int) -> int:
     """Strip personal fields of a request being closed; call inside the caller's transaction (runs once: `closed`
     is final). Returns how many distinct keys were replaced by hashes."""
-    rid = int(request_id)
+    rid, key_hash = int(request_id), key_hasher(conn)
     conn.execute("UPDATE requests SET subject=NULL, contact=NULL WHERE id=?", (rid,))
     rows = conn.execute("SELECT key, method, score, confirmed FROM candidates WHERE request_id=?", (rid,)).fetchall()
     keys = sorted({str(r[0]) for r in rows})
