@@ -206,7 +206,7 @@ def verify(conn: sqlite3.Connection, expect_key: str | None = None) -> TamperChe
                         else "rows edited or reordered")
                 problems.append(f"table {t} changed outside genaudit since entry {chain[-1][0]}: {what}")
     heads = _read_heads(config.removal_heads_file(path), problems)
-    if not heads and chain:
+    if not heads and (chain or keys.sealed):
         problems.append("the head file holds no heads although the database is keyed (wiped)")
     last_seq = 0
     for h in heads:
