@@ -35,20 +35,24 @@ class EraseResult:
 
 
 def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
-    """(sha256, pHash) per erased row. A manifest without pHashes (e.g. a hand-made one) gets them from the
-    file, which still exists when the plan is written: a tombstone with no pHash would let a re-encoded or
-    resized copy of the image back in."""
+    """(sha256, pHash, variants JSON) per erased row, from the file, which still exists when the plan is written
+    (a manifest without pHashes gets them from it too): a tombstone with no pHash would let a re-encoded or resized
+    copy back in, one without variants a mirrored or cropped copy (audit.removal.tombstones.variant_hashes)."""
     from audit.images import load_rgb
     from audit.perceptual import phash_hex
     from audit.records import resolve_paths
+    from audit.removal.tombstones import variant_hashes
 
-    out = []
+    out: list[list[str | None]] = []
     for sha, ph, path in zip(rows["sha256"], rows["phash"] if "phash" in rows else [None] * len(rows),
                              resolve_paths(rows, dataset)):
         ph = None if ph is None or ph != ph or not str(ph).strip() else str(ph)
-        if ph is None and Path(path).is_file():
-            ph = phash_hex(load_rgb(path))
-        out.append([str(sha), ph])
+        variants = None
+        if Path(path).is_file():
+            img = load_rgb(path)
+            ph = ph or phash_hex(img)
+            variants = json.dumps(variant_hashes(img))
+        out.append([str(sha), ph, variants])
     return out
 
 

@@ -6,16 +6,62 @@ or re-ingest cannot bring an erased item back (NOTES: GDPR requests).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
 from audit import config
 from audit.errors import InputError
-from audit.perceptual import from_hex, phash_hex
+from audit.perceptual import from_hex, phash_hex, to_hex
 
-#: pHash bits within which a new image counts as the erased one coming back (re-encoded, resized).
-TOMBSTONE_PHASH_DISTANCE = 4
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import Image
+
+#: Frozen thresholds (chosen on the calibration half of benchmarks/tombstone_bench.py; versioned file).
+THRESHOLDS_FILE = Path(__file__).with_name("tombstone_thresholds.json")
+#: Fractions of the side kept by the stored crops, and where they sit (centre and four corners).
+CROP_FRACTIONS = (0.9, 0.8, 0.7)
+CROP_ANCHORS = ("centre", "top-left", "top-right", "bottom-left", "bottom-right")
+
+
+@lru_cache(maxsize=1)
+def frozen_thresholds() -> dict[str, Any]:
+    return dict(json.loads(THRESHOLDS_FILE.read_text()))
+
+
+def _default_distance() -> int:
+    return int(frozen_thresholds()["phash_distance"])
+
+
+#: pHash bits within which a new image counts as an erased one (or one of its stored variants) coming back.
+TOMBSTONE_PHASH_DISTANCE = _default_distance()
+
+
+def _crop(img: Image.Image, frac: float, anchor: str) -> Image.Image:
+    w, h = img.size
+    cw, ch = max(1, round(w * frac)), max(1, round(h * frac))
+    x = {"centre": (w - cw) // 2, "top-left": 0, "bottom-left": 0}.get(anchor, w - cw)
+    y = {"centre": (h - ch) // 2, "top-left": 0, "top-right": 0}.get(anchor, h - ch)
+    return img.crop((x, y, x + cw, y + ch))
+
+
+def variant_hashes(img: Image.Image) -> list[str]:
+    """pHashes (hex) of what a re-crawl may bring back instead of the exact image: the mirror, and centre and corner
+    crops (90/80/70 %) of the image and of its mirror. Global hashes alone miss flips and crops (NOTES)."""
+    from audit.perceptual import mirror
+
+    out: list[str] = []
+    for base in (img, mirror(img)):
+        if base is not img:
+            out.append(phash_hex(base))
+        for frac in CROP_FRACTIONS:
+            for anchor in CROP_ANCHORS:
+                out.append(phash_hex(_crop(base, frac, anchor)))
+    return list(dict.fromkeys(out))
 
 
 def _is_sha(s: str) -> bool:
@@ -24,7 +70,8 @@ def _is_sha(s: str) -> bool:
 
 @dataclass(frozen=True)
 class Tombstones:
-    """All tombstones of one request database, loaded once (ingest checks many images)."""
+    """All tombstones of one request database, loaded once (ingest checks many images). `phashes` holds every
+    stored code — the image's own pHash and its variants (`variant_hashes`) — with its request id."""
 
     by_sha: dict[str, int]
     phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
@@ -57,8 +104,8 @@ class Tombstones:
 
     def reason(self, sha256: str | None, phash: str | int | None = None) -> str | None:
         """The rule itself, on hashes already computed (sha256 of the source bytes, `phash_hex` of the decoded
-        image, as the manifest's `phash` column): exact sha256, else pHash within `max_distance`. Pure, so Spark
-        executors apply it to broadcast tombstones."""
+        image, as the manifest's `phash` column): exact sha256, else pHash within `max_distance` of a stored code.
+        Pure, so Spark executors apply it to broadcast tombstones."""
         rid = self.by_sha.get(sha256.lower()) if sha256 else None
         if rid is not None:
             return f"sha256 erased under request #{rid}"
@@ -66,23 +113,56 @@ class Tombstones:
             return None
         from audit.index.hamming import hash_distance
 
-        ph = phash & 0xFFFF_FFFF_FFFF_FFFF if isinstance(phash, int) else from_hex(phash)
+        try:
+            ph = phash & 0xFFFF_FFFF_FFFF_FFFF if isinstance(phash, int) else from_hex(phash)
+        except ValueError:
+            return None
         dist = hash_distance(self._codes, ph)
         i = int(dist.argmin())
         if dist[i] <= self.max_distance:
             return f"perceptual hash within {int(dist[i])} bits of an image erased under request #{int(self._rids[i])}"
         return None
 
+    def reasons(self, sha256: Sequence[Any], phashes: np.ndarray) -> list[str | None]:
+        """`reason` for many rows at once (index build, rebuild): exact multi-index Hamming join of the rows' pHashes
+        (uint64, 0 = none) against every stored code (audit.index.hamming.near_pairs), no scan over all pairs."""
+        import numpy as np
+
+        from audit.index.hamming import near_pairs
+
+        out: list[str | None] = [self.reason(str(s) if s is not None else None) for s in sha256]
+        codes = np.asarray(phashes, dtype=np.uint64)
+        if not len(self._codes) or not len(codes):
+            return out
+        pairs = near_pairs(codes, self._codes, self.max_distance)
+        best: dict[int, tuple[int, int]] = {}
+        for i, j, d in zip(pairs.i.tolist(), pairs.j.tolist(), pairs.distance.tolist()):
+            if codes[i] and (i not in best or d < best[i][0]):
+                best[i] = (int(d), int(self._rids[j]))
+        for i, (d, rid) in best.items():
+            if out[i] is None:
+                out[i] = f"perceptual hash within {d} bits of an image erased under request #{rid}"
+        return out
+
 
 def load_tombstones(conn: sqlite3.Connection, max_distance: int = TOMBSTONE_PHASH_DISTANCE) -> Tombstones:
-    by_sha, ph = {}, []
-    for sha, p, rid in conn.execute("SELECT sha256, phash, request_id FROM tombstones"):
+    """Every tombstone of `conn`: sha256s, pHashes and the stored variants' pHashes (schema 3; older rows get the
+    pHash's approximate mirror, audit.index.hamming.mirror_hash)."""
+    from audit.index.hamming import mirror_hash
+
+    by_sha: dict[str, int] = {}
+    ph: list[tuple[int, int]] = []
+    has_variants = "variants" in {r[1] for r in conn.execute("PRAGMA table_info(tombstones)")}
+    sql = f"SELECT sha256, phash, request_id, {'variants' if has_variants else 'NULL'} FROM tombstones"
+    for sha, p, rid, variants in conn.execute(sql):
         by_sha[str(sha).lower()] = int(rid)
         try:
-            if p:
-                ph.append((from_hex(p), int(rid)))
-        except ValueError:
+            codes = [from_hex(p)] if p else []
+            extra = json.loads(variants) if variants else ([to_hex(int(mirror_hash(codes[0])))] if codes else [])
+            codes += [from_hex(v) for v in extra]
+        except (ValueError, TypeError):
             continue
+        ph.extend((c, int(rid)) for c in dict.fromkeys(codes))
     return Tombstones(by_sha, tuple(ph), max_distance)
 
 
