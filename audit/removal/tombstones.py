@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 THRESHOLDS_FILE = Path(__file__).with_name("tombstone_thresholds.json")
 #: Fractions of the side kept by the stored crops, and where they sit (centre and four corners).
 CROP_FRACTIONS = (0.9, 0.8, 0.7)
-CROP_ANCHORS = ("centre", "top-left", "top-right", "bottom-left", "bottom-right")
+#: (x, y) of the crop's top-left corner as a fraction of the slack (0 = left/top, 1 = right/bottom): a 3x3 grid.
+CROP_ANCHORS = tuple((x, y) for y in (0.0, 0.5, 1.0) for x in (0.0, 0.5, 1.0))
 
 
 @lru_cache(maxsize=1)
@@ -41,17 +42,17 @@ def _default_distance() -> int:
 TOMBSTONE_PHASH_DISTANCE = _default_distance()
 
 
-def _crop(img: Image.Image, frac: float, anchor: str) -> Image.Image:
+def _crop(img: Image.Image, frac: float, anchor: tuple[float, float]) -> Image.Image:
     w, h = img.size
     cw, ch = max(1, round(w * frac)), max(1, round(h * frac))
-    x = {"centre": (w - cw) // 2, "top-left": 0, "bottom-left": 0}.get(anchor, w - cw)
-    y = {"centre": (h - ch) // 2, "top-left": 0, "top-right": 0}.get(anchor, h - ch)
+    x, y = round((w - cw) * anchor[0]), round((h - ch) * anchor[1])
     return img.crop((x, y, x + cw, y + ch))
 
 
 def variant_hashes(img: Image.Image) -> list[str]:
     """pHashes (hex) of what a re-crawl may bring back instead of the exact image: the mirror, and centre and corner
-    crops (90/80/70 %) of the image and of its mirror. Global hashes alone miss flips and crops (NOTES)."""
+    crops (90/80/70 %, at 3x3 positions) of the image and of its
+    mirror. Global hashes alone miss flips and crops (NOTES)."""
     from audit.perceptual import mirror
 
     out: list[str] = []
