@@ -113,8 +113,10 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             path.unlink(missing_ok=True)
     elif name == "rebuild":
         from audit.removal.rebuild import rebuild_without_reembedding
+        from audit.removal.tombstones import load_tombstones
 
-        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"])
+        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"],
+                                        tombstones=load_tombstones(conn))
         index = Path(a["index"])
         for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
             shutil.rmtree(stale, ignore_errors=True)

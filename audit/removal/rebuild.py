@@ -61,15 +61,18 @@ def _reuse_plan(df, ids: np.ndarray, index_dir: Path, old_meta: dict) -> tuple[n
 
 
 def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, model: str | None = None,
-                                factory: str | None = None) -> Rebuild:
-    """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows."""
+                                factory: str | None = None, tombstones: Any = None) -> Rebuild:
+    """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows.
+    Rows under `tombstones` (audit.removal.tombstones.Tombstones: e.g. another copy of an erased photo under a
+    different key) are left out either way."""
     from audit.atomic import atomic_dir
     from audit.embed import load_embedder
     from audit.index import build_index, layout
-    from audit.index.build import finish_index_dir
+    from audit.index.build import drop_tombstoned, finish_index_dir
     from audit.index.vectors import key_ids
     from audit.meta import recorded, weights_sha256
     from audit.records import MANIFEST_NAME, manifest_hash, read_manifest
+    from audit.removal.tombstones import describe
 
     dataset, index_dir = Path(dataset), Path(index_dir)
     df = read_manifest(dataset)
@@ -80,11 +83,15 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
             "dataset_dir": str(dataset.resolve())}
 
     def full(why: str) -> Rebuild:
-        build_index(dataset, index_dir, model=model, factory=factory, device=device, overwrite=True)
+        build_index(dataset, index_dir, model=model, factory=factory, device=device, overwrite=True,
+                    removal_db=tombstones, enforce_tombstones=tombstones is not None)
         return Rebuild("full", len(df), 0, why)
 
     complete = not layout.missing_files(index_dir, layout.BUILD_FILES)
-    if complete and all(recorded(old_meta, k) == v for k, v in want.items()):
+    from audit.index.build import _tombstoned_in_index
+
+    if complete and all(recorded(old_meta, k) == v for k, v in want.items()) and not (
+            tombstones is not None and _tombstoned_in_index(index_dir, tombstones)):
         return Rebuild("up-to-date", len(df), 0, "the index already matches the manifest")  # re-run after a crash
     if not complete:
         return full("the old index is incomplete")
@@ -116,7 +123,8 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
             m = kept[start:stop]
             raw[start:stop][m] = old_vectors[pos[start:stop][m]]
         del old_vectors
+        refused = drop_tombstoned(df, kept, ph, skipped, tombstones)
         finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, index_dir / layout.DENYLIST_NAME,
                          str(dataset / MANIFEST_NAME), device=device, rebuilt_from="stored-vectors",
-                         reused_vectors=int(kept.sum()))
+                         reused_vectors=int(kept.sum()), tombstones=describe(tombstones, tombstones is not None, refused))
     return Rebuild("reused", len(df), int(kept.sum()), "every remaining row's vector and hashes were in the index")

@@ -173,6 +173,28 @@ def is_tombstoned(conn: sqlite3.Connection, path_or_sha: str | Path,
     return load_tombstones(conn, max_distance).check(path_or_sha)
 
 
+def resolve(db: str | Path | Tombstones | None, enforce: bool, what: str) -> Tombstones | None:
+    """The tombstones a command must enforce: those of `db` (default $GENAUDIT_REMOVAL_DB; already loaded ones pass
+    through) unless the caller opted out (`--no-tombstones`), which is logged on stderr: erased images may come back."""
+    if not enforce:
+        import sys
+
+        print(f"warning: {what}: removal tombstones NOT enforced (--no-tombstones); erased images may come back",
+              file=sys.stderr)
+        return None
+    return db if isinstance(db, Tombstones) else from_env(db)
+
+
+def describe(t: Tombstones | None, enforce: bool, refused: int) -> dict[str, Any]:
+    """What an artefact's meta.json records about the tombstones it was checked against."""
+    if not enforce:
+        return {"enforced": False, "why": "--no-tombstones"}
+    if t is None:
+        return {"enforced": False, "why": f"no removal database configured ({config.ENV_REMOVAL_DB} / --removal-db)"}
+    return {"enforced": True, "tombstones": len(t.by_sha), "codes": len(t.phashes), "max_distance": t.max_distance,
+            "refused": int(refused), "thresholds_version": frozen_thresholds().get("version")}
+
+
 def from_env(db: str | Path | None = None) -> Tombstones | None:
     """Tombstones of `db` (default $GENAUDIT_REMOVAL_DB), or None when neither is set (nothing filtered)."""
     db = db or config.removal_db_from_env()
