@@ -134,7 +134,7 @@ def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path)
     assert "astronaut" not in {h.key for h in open_index(idx).search_image(photos / "astronaut.png", k=10)}  # denylisted at once
     assert not list((ds / "images").glob("astronaut.*"))
     again = erase(connect(tmp_path / "crash.db"), rid, idx)
-    assert again.steps_run == ("state-erased", "rebuild", "state-index_rebuilt") and again.state == "index_rebuilt"
+    assert again.steps_run == ("state-erased", "rebuild", "residuals", "state-index_rebuilt") and again.state == "index_rebuilt"
     assert erase(conn, rid, idx).steps_run == ()  # idempotent
     a, b = _final_state(clean_ds, clean_idx), _final_state(ds, idx)
     assert a == b and "astronaut" not in a["manifest"] and a["count"] == 3 and a["denylist"] == ["astronaut"]

@@ -101,13 +101,41 @@ def confirm_hits_(request_id: int, keys: List[str], db: Path = DB) -> None:
 
 
 @app.command("erase", cls=RENAMED)
-def erase_(request_id: int, index: Path = typer.Option(..., "--index"), db: Path = DB) -> None:
-    """Erase confirmed items everywhere (resumable): tombstone, denylist, manifest, files, index rebuild."""
+def erase_(request_id: int, index: Path = typer.Option(..., "--index"),
+           sweep_root: Optional[List[Path]] = typer.Option(None, "--sweep-root", help="Reports/cards dir to sweep for "
+                                                           "residuals and redact (repeatable; fixed when first planned)."),
+           db: Path = DB) -> None:
+    """Erase confirmed items everywhere (resumable): tombstone, denylist, manifest, files, index rebuild, residuals."""
     from audit.removal.erase import erase
 
-    r = erase(_conn(db), request_id, index)
+    r = erase(_conn(db), request_id, index, sweep_roots=[str(p) for p in sweep_root or []])
     typer.echo(f"request #{r.request_id}: {len(r.keys)} item(s) erased; state {r.state}; "
                f"steps run now: {', '.join(r.steps_run) or 'none (already done)'}")
+
+
+@app.command("residuals", cls=RENAMED)
+def residuals_(request_id: int, root: List[Path] = typer.Option(..., "--root", help="Folder (or file) to sweep (repeatable)."),
+               redact: bool = typer.Option(False, "--redact", help="Rewrite reports and cards without the item (atomic)."),
+               db: Path = DB) -> None:
+    """Artefacts under the roots that still name the request's erased keys or contain its image; exit 1 if any remain."""
+    from audit.errors import InputError
+    from audit.removal.residuals import record, sweep
+    from audit.removal.store import get_request
+
+    for r in root:
+        if not r.exists():
+            raise InputError(f"{r} does not exist", "pass existing report, card or dataset folders with --root")
+    conn = _conn(db)
+    get_request(conn, request_id)
+    found = sweep(conn, request_id, root, redact=redact)
+    if redact and found:
+        record(conn, request_id, found)
+    for f in found:
+        typer.echo(f"{f.action}\t{f.kind}\t{f.path}\t{'; '.join(f.found)}")
+    left = [f for f in found if f.action != "redacted"]
+    typer.echo(f"{len(found)} artefact(s) hold request #{request_id}'s items; {len(found) - len(left)} redacted")
+    if left:
+        raise typer.Exit(1)
 
 
 @app.command("models", cls=RENAMED)

@@ -2,7 +2,8 @@
 
 Order (NOTES: GDPR): tombstones (hashes only) → index denylist (hidden from queries at once) → manifest rewrite
 (atomic) → image files deleted → `erased` → index rebuilt from the filtered manifest, reusing the stored vectors of
-the remaining rows (audit.removal.rebuild: no re-embedding) → `index_rebuilt`.
+the remaining rows (audit.removal.rebuild: no re-embedding) → residual sweep of the dataset's meta.json, the index and
+the `sweep_roots` given (audit.removal.residuals: reports and cards redacted) → `index_rebuilt`.
 Every step is idempotent, so re-running after a crash anywhere finishes in the same final state.
 """
 
@@ -21,7 +22,7 @@ from audit.removal.auditlog import append_log, key_hasher
 from audit.removal.locate import confirmed_keys
 from audit.removal.store import RequestError, get_request, transaction, transition
 
-STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "state-index_rebuilt")
+STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "residuals", "state-index_rebuilt")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
     return out
 
 
-def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[str, Any]:
+def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path, sweep_roots: list[str] | None = None) -> dict[str, Any]:
     """Write the journal once (inside one transaction) from what the manifest holds now."""
     from audit.index import open_index
     from audit.records import manifest_hash, read_manifest
@@ -77,6 +78,7 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
     args = {
         "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
+        "residuals": {"roots": [str(dataset / "meta.json"), common["index"], *[str(Path(r).resolve()) for r in sweep_roots or []]]},
     }
     with transaction(conn):
         if conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is None:
@@ -121,6 +123,12 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
         for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
             shutil.rmtree(stale, ignore_errors=True)
         return {"rebuild": {"mode": r.mode, "rows": r.rows, "reused_vectors": r.reused, "why": r.why}}
+    elif name == "residuals":
+        from audit.removal.residuals import record, sweep
+
+        found = sweep(conn, request_id, a.get("roots") or [], redact=True)
+        record(conn, request_id, found)
+        return {"swept": {"found": len(found), "redacted": sum(r.action == "redacted" for r in found)}}
     elif name.startswith("state-"):
         state = name.split("-", 1)[1]
         if get_request(conn, request_id).state != state:
@@ -129,8 +137,9 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
 
 
 def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
-          _before_step: Callable[[str], None] | None = None) -> EraseResult:
-    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done."""
+          _before_step: Callable[[str], None] | None = None, sweep_roots: list[str] | None = None) -> EraseResult:
+    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done. `sweep_roots`
+    (reports, cards, sample dirs) are swept for residuals besides the dataset and index (fixed when planned)."""
     req = get_request(conn, request_id)
     if req.state == "closed":
         raise RequestError(f"request #{request_id} is closed (its keys were replaced by hashes)",
@@ -139,7 +148,7 @@ def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
     if not planned and req.state != "located":
         raise RequestError(f"request #{request_id} is '{req.state}'; erase needs 'located' with confirmed hits")
     if not planned:
-        _plan(conn, request_id, Path(index_dir))
+        _plan(conn, request_id, Path(index_dir), [str(r) for r in sweep_roots or []])
     ran = []
     for r in conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
                           (request_id,)).fetchall():

@@ -28,6 +28,10 @@ def letter_markdown(conn: sqlite3.Connection, request_id: int, models: list | No
                             ("Image files deleted", "files"), ("Search index rebuilt without them", "rebuild")):
             done = steps.get(name)
             lines.append(f"- {label}: {_iso(done) if done else 'not yet'}")
+        swept = conn.execute("SELECT path, action FROM residuals WHERE request_id=? ORDER BY rowid", (request_id,)).fetchall()
+        if swept:
+            lines += ["", f"Reports and other artefacts that still showed or named these items: {len(swept)}."]
+            lines += [f"- {Path(str(p)).name}: {a}" for p, a in swept]
         lines += ["", "We keep only a fingerprint (SHA-256 and perceptual hash) of each erased image so that it is not "
                   "collected again; no copy of the image, caption, name or address is kept for that purpose."]
         if models:
