@@ -95,3 +95,62 @@ def test_index_build_never_indexes_a_tombstoned_photo(world, tmp_path, monkeypat
     # ...and an index built without them is rebuilt, not reported up to date, once tombstones are enforced again
     assert main(["index", "build", str(world["ds"]), "--out", str(loose), "--model", MODEL]) == 0
     assert "astronaut" not in set(open_index(loose).table["key"])
+
+
+def _artefacts(root: Path, src: Path) -> dict[str, Path]:
+    """A memorisation-style HTML report embedding the photo, a card.json naming the key, a matches.parquet."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    Image.open(src / "astronaut.png").convert("RGB").resize((96, 96)).save(buf, "JPEG", quality=80)
+    thumb = base64.b64encode(buf.getvalue()).decode()
+    other = io.BytesIO()
+    Image.open(src / "coffee.png").convert("RGB").resize((96, 96)).save(other, "JPEG")
+    report = root / "memorisation" / "report.html"
+    report.parent.mkdir(parents=True)
+    report.write_text(
+        "<html><body><h1>Memorisation report</h1>"
+        f"<div class='pair'><h3>copy: s1.png</h3><img alt='training' src='data:image/jpeg;base64,{thumb}'>"
+        "<p>Training image <code>x1</code> - a woman in a spacesuit</p></div>"
+        f"<div class='pair'><h3>similar: s2.png</h3><img src='data:image/jpeg;base64,{base64.b64encode(other.getvalue()).decode()}'>"
+        "<p>Training image <code>coffee</code></p></div>"
+        "<table><tr><td>s1.png</td><td>astronaut</td></tr><tr><td>s2.png</td><td>coffee</td></tr></table></body></html>")
+    card = root / "card" / "card.json"
+    card.parent.mkdir()
+    card.write_text(json.dumps({"rows": 4, "examples": [{"key": "astronaut", "caption": "Eileen"}, {"key": "coffee"}],
+                                "note": "astronaut_small is another item"}))
+    pd.DataFrame({"query": ["s1", "s2"], "match_key": ["astronaut", "coffee"]}).to_parquet(root / "memorisation" / "matches.parquet")
+    return {"report": report, "card": card, "parquet": root / "memorisation" / "matches.parquet"}
+
+
+def test_residual_sweep_lists_and_redacts_reports_and_cards(world, tmp_path, capsys) -> None:
+    from audit.removal.store import transaction
+
+    db = tmp_path / "requests.db"
+    import shutil
+
+    from audit import config
+
+    for p in (world["db"], config.removal_keys_dir(world["db"]), config.removal_heads_file(world["db"])):
+        (shutil.copytree if p.is_dir() else shutil.copy2)(p, tmp_path / p.name)
+    conn = connect(db)
+    with transaction(conn):
+        conn.execute("INSERT INTO candidates VALUES (1, 'astronaut', 'phash', 1.0, 1)")
+    a = _artefacts(tmp_path / "out", world["src"])
+    capsys.readouterr()
+    assert main(["removal", "residuals", "1", "--root", str(tmp_path / "out"), "--removal-db", str(db)]) == 1
+    listed = capsys.readouterr().out
+    assert all(str(p) in listed for p in a.values()) and "embedded image (pHash)" in listed, listed
+    assert main(["removal", "residuals", "1", "--root", str(tmp_path / "out"), "--redact", "--removal-db", str(db)]) == 0
+    html = a["report"].read_text()
+    assert "spacesuit" not in html and ">astronaut<" not in html and "Memorisation report" in html
+    assert html.count("data:image/jpeg;base64,") == 1 and "coffee" in html  # the other pair is kept
+    card = json.loads(a["card"].read_text())
+    assert card["examples"] == [{"key": "coffee"}] and card["note"] == "astronaut_small is another item"  # whole words only
+    assert list(pd.read_parquet(a["parquet"])["match_key"]) == ["coffee"]
+    assert main(["removal", "residuals", "1", "--root", str(tmp_path / "out"), "--removal-db", str(db)]) == 0
+    from audit.removal.seal import verify
+
+    assert conn.execute("SELECT count(*) FROM residuals WHERE action='redacted'").fetchone()[0] == 3
+    assert verify(conn).ok

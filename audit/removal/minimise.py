@@ -9,6 +9,7 @@ as the move to `closed`:
   keys directory outside the database), scores and methods kept;
 - the erasure journal keeps key hashes instead of keys and drops the image paths; the sha256/pHash fingerprints
   stay (they are the tombstones that stop a re-ingest);
+- the index's denylist.parquet row keeps `salted:<hash>` instead of the key beside `gdpr-request-N`;
 - one `minimised` row in the hash-chained audit log records it (key hashes only).
 
 Kept: ids, states, dates, deadlines, reasons (the legal ground of a rejection or exemption), transitions,
@@ -40,6 +41,10 @@ def minimise_request(conn: sqlite3.Connection, request_id: int) -> int:
         if a.get(MINIMISED):
             continue
         plan_keys = [str(k) for k in a.get("keys") or []]
+        if a.get("index") and plan_keys:  # the denylist keeps a salted hash beside the request id, not the key
+            from audit.index.denylist import replace_denylist_keys
+
+            replace_denylist_keys(a["index"], {k: f"salted:{key_hash(k)}" for k in plan_keys})
         keys = sorted(set(keys) | set(plan_keys))
         a["keys"] = sorted(key_hash(k) for k in plan_keys)
         a.pop("paths", None)

@@ -159,8 +159,8 @@ def _scan_parquet(p: Path, pat: re.Pattern[str] | None, redact: bool) -> list[st
     hit = pd.Series(False, index=df.index)
     for name in df.columns:
         col = df[name]
-        if col.dtype == object or str(col.dtype).startswith("string"):
-            hit |= col.astype("string").fillna("").str.contains(pat, regex=True)
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            hit |= col.map(lambda v: isinstance(v, str) and pat.search(v) is not None).astype(bool)
     if not hit.any():
         return []
     if redact:
