@@ -161,6 +161,10 @@ def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path)
     dump = "\n".join(sqlite3.connect(tmp_path / "crash.db").iterdump())
     for personal in ("Eileen", "eileen@example.org", "astronaut", "images/"):
         assert personal not in dump, personal
+    from audit.index import read_denylist
+
+    deny = read_denylist(idx)  # the denylist keeps no raw key beside the request id once closed
+    assert "astronaut" not in set(deny["key"]) and all(str(k).startswith("salted:") for k in deny["key"])
     from audit.removal import get_request, key_hash
     from audit.removal.keys import load_keys
     from audit.removal.locate import candidates

@@ -117,11 +117,30 @@ def create_keys(db: str | Path) -> RemovalKeys:
     return keys
 
 
+_CACHE: dict[tuple[Any, ...], RemovalKeys] = {}
+
+
 def load_keys(db: str | Path) -> RemovalKeys | None:
-    """The keys of `db`, or None when its keys directory does not exist."""
+    """The keys of `db`, or None when its keys directory does not exist. Cached per file identity (path, inode,
+    mtime), so a key file replaced on disk is read again."""
     d = config.removal_keys_dir(db)
     if not (d / HMAC_NAME).exists():
         return None
+    try:
+        ident = (str(d.resolve()), *((s.st_ino, s.st_mtime_ns, s.st_size)
+                                     for s in ((d / n).stat() for n in (HMAC_NAME, SIGNING_NAME, PUBLIC_NAME))))
+    except OSError:
+        ident = None
+    if ident is not None and ident in _CACHE:
+        return _CACHE[ident]
+    keys = _read_keys(d)
+    _CACHE.clear()  # one database per process is the norm: keep the cache tiny
+    if ident is not None:
+        _CACHE[ident] = keys
+    return keys
+
+
+def _read_keys(d: Path) -> RemovalKeys:
     try:
         secret = bytes.fromhex((d / HMAC_NAME).read_text().strip())
         signing, public = (d / SIGNING_NAME).read_bytes(), (d / PUBLIC_NAME).read_bytes()
