@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,9 @@ class RemovalKeys:
     fingerprint (print it, pin it elsewhere: `verify-log --expect-key`)."""
 
     directory: Path
-    secret: bytes
-    signing_pem: bytes
-    public_pem: bytes
+    secret: bytes = field(repr=False)  # never in a traceback or log line
+    signing_pem: bytes = field(repr=False)
+    public_pem: bytes = field(repr=False)
 
     @property
     def chain_key(self) -> bytes:

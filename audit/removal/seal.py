@@ -48,17 +48,24 @@ def db_path(conn: sqlite3.Connection) -> Path | None:
 
 
 def table_state(conn: sqlite3.Connection, key: bytes) -> dict[str, list[Any]]:
-    """{table: [rows, HMAC of every row in rowid order]} for the decision tables present."""
+    """{table: [rows, HMAC of every row in rowid order]} for the decision tables present. The audit log is covered by
+    its count and tip: its own sha256 chain (checked by `verify`) ties every earlier row to the tip."""
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     out: dict[str, list[Any]] = {}
     for t in TABLES:
         if t not in have:
             continue
-        h, n = hmac.new(key, t.encode(), hashlib.sha256), 0
-        for row in conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid"):  # noqa: S608 - fixed table names
-            h.update(_dumps(list(row)) + b"\n")
-            n += 1
-        out[t] = [n, h.hexdigest()]
+        h = hmac.new(key, t.encode(), hashlib.sha256)
+        if t == "audit_log":
+            n, tip = conn.execute("SELECT count(*), (SELECT row_hash FROM audit_log ORDER BY seq DESC LIMIT 1) "
+                                  "FROM audit_log").fetchone()
+            h.update(repr((n, tip)).encode())
+        else:
+            n = 0
+            for row in conn.execute(f"SELECT rowid, * FROM {t} ORDER BY rowid"):  # noqa: S608 - fixed table names
+                h.update(repr(tuple(row)).encode("utf-8") + b"\n")  # ints, floats, text, None: repr is exact
+                n += 1
+        out[t] = [int(n), h.hexdigest()]
     return out
 
 
