@@ -37,8 +37,13 @@ def letter_markdown(conn: sqlite3.Connection, request_id: int, models: list | No
         if models:
             lines += ["", f"Models trained before the erasure that included these items: {len(models)}. "
                       "They will be retrained or withdrawn; recipients of the data have been informed (Art. 19)."]
+    from audit.removal.seal import verify
+
+    sealed = verify(conn)
     lines += ["", f"Current status: **{req.state}**. Audit-log head: `{check.head[:16]}` ({check.rows} entries, "
-              f"{'intact' if check.ok else 'FAILED verification'}).", ""]
+              f"{'intact' if check.ok else 'FAILED verification'}). Signed record of our decisions: entry {sealed.entries}, "
+              f"`{sealed.tip[:16]}`, key `{sealed.public_id or '-'}` ({'intact' if sealed.ok else 'FAILED verification'}); "
+              "keep this line: it lets anyone check later that our records were not rewritten.", ""]
     return "\n".join(lines)
 
 
