@@ -72,10 +72,10 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path, sweep_root
     rows = df[df["key"].astype(str).isin(keys)]
     if rows.empty:
         raise InputError(f"none of the confirmed keys are in {dataset}", "was the index built from another dataset?")
-    common = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
+    common: dict[str, Any] = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
               "index": str(Path(index_dir).resolve()), "model": idx.meta.get("model"),
               "factory": idx.meta.get("factory_requested"), "manifest_before": manifest_hash(df)}
-    args = {
+    args: dict[str, dict[str, Any]] = {
         "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
         "residuals": {"roots": [str(dataset / "meta.json"), common["index"], *[str(Path(r).resolve()) for r in sweep_roots or []]]},

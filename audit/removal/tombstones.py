@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -77,6 +77,8 @@ class Tombstones:
     by_sha: dict[str, int]
     phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
     max_distance: int = TOMBSTONE_PHASH_DISTANCE
+    _codes: Any = field(init=False, repr=False, compare=False)
+    _rids: Any = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One vectorised popcount over all tombstones per image instead of a Python loop over them.
