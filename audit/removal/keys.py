@@ -108,9 +108,15 @@ def create_keys(db: str | Path) -> RemovalKeys:
                                                         serialization.NoEncryption()))
     _write_secret(tmp / PUBLIC_NAME, priv.public_key().public_bytes(serialization.Encoding.PEM,
                                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
-    if d.exists():  # an empty leftover directory
-        d.rmdir()
-    os.rename(tmp, d)
+    try:
+        if d.exists():  # an empty leftover directory (a non-empty one makes rmdir fail: keys appeared meanwhile)
+            d.rmdir()
+        os.rename(tmp, d)
+    except OSError:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RegistryError(f"{d} was created by another process meanwhile", "retry: its keys are used then") from None
     os.chmod(d, 0o700)
     keys = load_keys(db)
     assert keys is not None

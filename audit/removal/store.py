@@ -154,9 +154,13 @@ def connect(db: str | Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise RegistryError(f"{db} is not a usable request database ({exc})", "restore it from backup") from None
     if new:
-        from audit.removal.seal import adopt
+        from audit.removal.seal import adopt, stored_key_id
 
-        adopt(conn, keys or create_keys(db))
+        try:
+            adopt(conn, keys or create_keys(db))
+        except RegistryError:  # another process created the file and keyed it first: use theirs
+            if stored_key_id(conn) is None:
+                raise
     return conn
 
 
