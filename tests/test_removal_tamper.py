@@ -209,3 +209,34 @@ def test_writes_refused_with_wrong_keys_and_link_mac_is_keyed(db: Path) -> None:
     _swap_hmac_key(db)
     with pytest.raises(RegistryError, match="not the keys of"):
         create_request(connect(db), "Someone", "s@example.org")
+
+
+def test_schema_2_file_is_migrated_then_keyed_by_init_keys(tmp_path: Path, capsys) -> None:
+    """An existing (schema 2) database: migrated on open (tombstone variants, chain, residuals), readable at once,
+    writable only after `init-keys`; its old tombstones still match mirrored copies (approximate mirror hash)."""
+    from audit.errors import RegistryError
+    from audit.index.hamming import mirror_hash
+    from audit.removal import load_tombstones
+
+    db = tmp_path / "old.db"
+    raw = sqlite3.connect(db)
+    raw.executescript("""
+        CREATE TABLE info (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO info VALUES ('schema', '2');
+        CREATE TABLE tombstones (sha256 TEXT NOT NULL, phash TEXT, request_id INTEGER NOT NULL,
+          added_unix INTEGER NOT NULL, PRIMARY KEY (sha256));
+        INSERT INTO tombstones VALUES ('""" + "b" * 64 + """', 'ffd081bd802fc16a', 1, 1700000000);""")
+    raw.commit()
+    raw.close()
+    conn = connect(db)
+    assert conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0] == "3"
+    codes = {c for c, _ in load_tombstones(conn).phashes}
+    assert codes == {0xFFD081BD802FC16A, int(mirror_hash(0xFFD081BD802FC16A))}
+    assert not verify(conn).ok  # no keys yet: nothing can be verified
+    with pytest.raises(RegistryError, match="init-keys"):
+        create_request(conn, "Someone", "s@example.org")
+    assert main(["removal", "init-keys", "--removal-db", str(db)]) == 0
+    assert main(["removal", "init-keys", "--removal-db", str(db)]) == 2  # once only
+    create_request(conn, "Someone", "s@example.org")
+    assert verify(conn).ok
+    capsys.readouterr()

@@ -50,6 +50,12 @@ def minimise_request(conn: sqlite3.Connection, request_id: int) -> int:
         a.pop("paths", None)
         a[MINIMISED] = True
         conn.execute("UPDATE erase_plan SET arg=? WHERE request_id=? AND step=?", (json.dumps(a), rid, step))
+    for rowid, path in conn.execute("SELECT rowid, path FROM residuals WHERE request_id=?", (rid,)).fetchall():
+        clean = str(path)
+        for k in sorted(keys, key=len, reverse=True):  # a residual's path may spell a key (images/<key>.jpg)
+            clean = clean.replace(k, "[key]")
+        if clean != path:
+            conn.execute("UPDATE residuals SET path=? WHERE rowid=?", (clean, rowid))
     append_log(conn, MINIMISED, rid, keys)
     return len(keys)
 
