@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Iterable, Iterator, TypeVar
 
+from tqdm import tqdm
+
 from audit import config
 
 T = TypeVar("T")
@@ -21,13 +23,9 @@ def track(items: Iterable[T], desc: str, total: int | None = None, unit: str = "
     if not enabled():
         yield from items
         return
-    from tqdm import tqdm
-
     yield from tqdm(items, desc=desc, total=total, unit=unit, dynamic_ncols=True, file=sys.stderr)
 
 
 def bar(total: int, desc: str, unit: str = "it"):
     """A manual tqdm bar (call .update(n)); disabled when progress is off."""
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled(), dynamic_ncols=True, file=sys.stderr)

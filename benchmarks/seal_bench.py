@@ -25,7 +25,7 @@ from audit.removal.store import transaction  # noqa: E402
 
 def _write(conn, rid: int, seal: bool) -> float:
     t0 = time.perf_counter()
-    with transaction(conn, seal=seal):
+    with transaction(conn, sealed=seal):
         conn.execute("UPDATE requests SET version=version+1, updated_unix=? WHERE id=?", (int(time.time()), rid))
         conn.execute("INSERT INTO transitions VALUES (?, 'verified', 'verified', 'bench', '', ?)", (rid, int(time.time())))
         append_log(conn, "bench", rid, ["k"])

@@ -107,7 +107,7 @@ def _swap_all_keys_and_reseal(db: Path) -> None:
     shutil.rmtree(config.removal_keys_dir(db))
     config.removal_heads_file(db).unlink()
     _sql(db, "UPDATE requests SET state='closed' WHERE id=1", "DELETE FROM chain", "DELETE FROM info WHERE name='key_id'")
-    from audit.removal.seal import adopt
+    from audit.removal.store import adopt
 
     conn = sqlite3.connect(db, isolation_level=None)
     adopt(conn, create_keys(db))

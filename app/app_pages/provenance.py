@@ -28,7 +28,8 @@ with st.expander("Trust settings", expanded=False):
 upload = st.file_uploader("Upload an image", type=["png", "jpg", "jpeg", "webp"], key="prov_upload")
 local = st.text_input("…or a path to an image on this machine", key="prov_path")
 
-data, name = None, None
+data: bytes | None = None
+name = ""
 if upload is not None:
     data, name = upload.getvalue(), upload.name
 elif local.strip():

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
+from audit.removal.keys import db_path, load_keys
+
 GENESIS = "0" * 64
 
 
@@ -26,9 +28,6 @@ def key_hash(key: str) -> str:
 def key_hasher(conn: sqlite3.Connection) -> Callable[[str], str]:
     """How `conn` hashes manifest keys: HMAC with the salt kept outside the database (audit.removal.keys), so a
     closed request's hashes cannot be recomputed from a name; the unsalted `key_hash` for an unkeyed database."""
-    from audit.removal.keys import load_keys
-    from audit.removal.seal import db_path
-
     path = db_path(conn)
     keys = load_keys(path) if path is not None else None
     return keys.salted if keys is not None else key_hash

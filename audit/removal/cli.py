@@ -155,7 +155,7 @@ def close_answered_(
     retention_days: float = typer.Option(..., "--retention-days", help="Keep answered requests this long, then close them."), db: Path = DB
 ) -> None:
     """Close confirmed/rejected/exempted requests answered more than N days ago; closing drops name and contact."""
-    from audit.removal.minimise import close_answered
+    from audit.removal.retention import close_answered
 
     ids = close_answered(_conn(db), retention_days)
     typer.echo(f"closed and minimised {len(ids)} request(s){': ' + ', '.join(f'#{i}' for i in ids) if ids else ''}")
@@ -194,8 +194,8 @@ def init_keys(db: Path = DB) -> None:
     from audit import config
     from audit.errors import RegistryError
     from audit.removal.keys import create_keys, load_keys
-    from audit.removal.seal import adopt, stored_key_id
-    from audit.removal.store import connect
+    from audit.removal.seal import stored_key_id
+    from audit.removal.store import adopt, connect
 
     if not db.exists():
         conn = connect(db)  # a new database is keyed on creation

@@ -15,12 +15,19 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from audit.errors import InputError
+from audit.images import load_rgb
+from audit.index import add_to_denylist, open_index
+from audit.meta import read_meta
+from audit.perceptual import phash_hex
 from audit.removal.auditlog import append_log, key_hasher
 from audit.removal.locate import confirmed_keys
+from audit.removal.rebuild import rebuild_without_reembedding
+from audit.removal.residuals import record, sweep
 from audit.removal.store import RequestError, get_request, transaction, transition
+from audit.removal.tombstones import load_tombstones, variant_hashes
 
 STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "residuals", "state-index_rebuilt")
 
@@ -39,10 +46,7 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
     """(sha256, pHash, variants JSON) per erased row, from the file, which still exists when the plan is written
     (a manifest without pHashes gets them from it too): a tombstone with no pHash would let a re-encoded or resized
     copy back in, one without variants a mirrored or cropped copy (audit.removal.tombstones.variant_hashes)."""
-    from audit.images import load_rgb
-    from audit.perceptual import phash_hex
     from audit.records import resolve_paths
-    from audit.removal.tombstones import variant_hashes
 
     out: list[list[str | None]] = []
     for sha, ph, path in zip(rows["sha256"], rows["phash"] if "phash" in rows else [None] * len(rows),
@@ -59,7 +63,6 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
 
 def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path, sweep_roots: list[str] | None = None) -> dict[str, Any]:
     """Write the journal once (inside one transaction) from what the manifest holds now."""
-    from audit.index import open_index
     from audit.records import manifest_hash, read_manifest
 
     keys = confirmed_keys(conn, request_id)
@@ -91,7 +94,6 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path, sweep_root
 
 def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, Any]) -> dict[str, Any]:
     """Run one step; returns facts to keep in the journal. Each is safe to run twice."""
-    from audit.index import add_to_denylist
     from audit.records import manifest_hash, read_manifest, write_manifest
 
     keys, dataset = a["keys"], Path(a["dataset"])
@@ -114,9 +116,6 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             path = Path(p) if Path(p).is_absolute() else dataset / p
             path.unlink(missing_ok=True)
     elif name == "rebuild":
-        from audit.removal.rebuild import rebuild_without_reembedding
-        from audit.removal.tombstones import load_tombstones
-
         r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"],
                                         tombstones=load_tombstones(conn))
         index = Path(a["index"])
@@ -124,8 +123,6 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             shutil.rmtree(stale, ignore_errors=True)
         return {"rebuild": {"mode": r.mode, "rows": r.rows, "reused_vectors": r.reused, "why": r.why}}
     elif name == "residuals":
-        from audit.removal.residuals import record, sweep
-
         found = sweep(conn, request_id, a.get("roots") or [], redact=True)
         record(conn, request_id, found)
         return {"swept": {"found": len(found), "redacted": sum(r.action == "redacted" for r in found)}}
@@ -183,10 +180,8 @@ class AffectedModel:
     reason: str
 
 
-def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: list[str | Path]) -> list[AffectedModel]:
+def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: Sequence[str | Path]) -> list[AffectedModel]:
     """Generator checkpoints whose meta.json shows they were trained on data holding the erased keys."""
-    from audit.meta import read_meta
-
     res = erase_summary(conn, request_id)
     plan = json.loads(conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0])
     erased_at = conn.execute("SELECT min(done_unix) FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0]

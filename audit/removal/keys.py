@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,14 @@ class RemovalKeys:
             _write_secret(self.directory / SEALED_NAME, b"1\n")
 
 
+def db_path(conn: sqlite3.Connection) -> Path | None:
+    """The file behind `conn` (None for an in-memory database): its keys and heads live beside it."""
+    for _, name, file in conn.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return Path(file) if file else None
+    return None
+
+
 def _write_secret(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -113,8 +123,6 @@ def create_keys(db: str | Path) -> RemovalKeys:
             d.rmdir()
         os.rename(tmp, d)
     except OSError:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         raise RegistryError(f"{d} was created by another process meanwhile", "retry: its keys are used then") from None
     os.chmod(d, 0o700)

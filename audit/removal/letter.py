@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import html
+import re
 import sqlite3
 from pathlib import Path
 
 from audit.atomic import write_text
 from audit.removal.auditlog import verify_log
+from audit.removal.seal import verify
 from audit.removal.store import _iso, get_request
 
 
@@ -37,8 +39,6 @@ def letter_markdown(conn: sqlite3.Connection, request_id: int, models: list | No
         if models:
             lines += ["", f"Models trained before the erasure that included these items: {len(models)}. "
                       "They will be retrained or withdrawn; recipients of the data have been informed (Art. 19)."]
-    from audit.removal.seal import verify
-
     sealed = verify(conn)
     lines += ["", f"Current status: **{req.state}**. Audit-log head: `{check.head[:16]}` ({check.rows} entries, "
               f"{'intact' if check.ok else 'FAILED verification'}). Signed record of our decisions: entry {sealed.entries}, "
@@ -55,7 +55,6 @@ def write_letter(conn: sqlite3.Connection, request_id: int, out: str | Path, mod
         body = []
         for line in md.splitlines():
             t = html.escape(line)
-            import re
 
             t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
             t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.errors import InputError
+from audit.index.cache import cached_index
 from audit.removal.auditlog import append_log
 from audit.removal.store import RequestError, get_request, transaction, transition
 
@@ -40,7 +41,6 @@ def find_hits(index_dir: str | Path, photo: str | Path | None = None, url: str |
     """Search one index by any of photo / url / name; returns candidates (best score first per method).
 
     The opened index is cached per process (audit.index.cache) and reopened when the index is rebuilt."""
-    from audit.index.cache import cached_index
     from audit.records import read_manifest
 
     if photo is None and not url and not name:

@@ -17,6 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from audit.atomic import atomic_dir
+from audit.embed import load_embedder
+from audit.index import build_index, layout
+from audit.index.vectors import key_ids
+from audit.meta import recorded, weights_sha256
+from audit.removal.tombstones import describe
+
 #: Rows copied per block from the old memory-mapped vectors (bounded memory at any index size).
 COPY_BLOCK = 65_536
 
@@ -32,8 +39,6 @@ class Rebuild:
 
 
 def _old_rows(index_dir: Path) -> tuple[np.ndarray, Any]:
-    from audit.index import layout
-
     t = layout.read_table(index_dir, layout.IDS_NAME, ["id", "key", "path", "sha256"], arrow=True)
     return t.column("id").to_numpy().astype(np.int64), t
 
@@ -65,14 +70,8 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
     """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows.
     Rows under `tombstones` (audit.removal.tombstones.Tombstones: e.g. another copy of an erased photo under a
     different key) are left out either way."""
-    from audit.atomic import atomic_dir
-    from audit.embed import load_embedder
-    from audit.index import build_index, layout
-    from audit.index.build import drop_tombstoned, finish_index_dir
-    from audit.index.vectors import key_ids
-    from audit.meta import recorded, weights_sha256
+    from audit.index.build import drop_tombstoned, finish_index_dir, tombstoned_in_index
     from audit.records import MANIFEST_NAME, manifest_hash, read_manifest
-    from audit.removal.tombstones import describe
 
     dataset, index_dir = Path(dataset), Path(index_dir)
     df = read_manifest(dataset)
@@ -88,10 +87,8 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
         return Rebuild("full", len(df), 0, why)
 
     complete = not layout.missing_files(index_dir, layout.BUILD_FILES)
-    from audit.index.build import _tombstoned_in_index
-
     if complete and all(recorded(old_meta, k) == v for k, v in want.items()) and not (
-            tombstones is not None and _tombstoned_in_index(index_dir, tombstones)):
+            tombstones is not None and tombstoned_in_index(index_dir, tombstones)):
         return Rebuild("up-to-date", len(df), 0, "the index already matches the manifest")  # re-run after a crash
     if not complete:
         return full("the old index is incomplete")

@@ -22,11 +22,19 @@ import io
 import json
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from audit.atomic import atomic_path, write_text
 from audit.index.layout import DENYLIST_NAME
+from audit.perceptual import phash_hex
+from audit.removal.auditlog import append_log
+from audit.removal.store import transaction
 from audit.removal.tombstones import Tombstones, load_tombstones
 
 TEXT_SUFFIXES = {".json", ".jsonl", ".txt", ".md", ".csv", ".tsv", ".html", ".htm", ".xml", ".yaml", ".yml"}
@@ -55,10 +63,6 @@ class Needles:
         return re.compile(rf"(?<![A-Za-z0-9_.-])(?:{alt})(?![A-Za-z0-9_-])")
 
     def image_matches(self, data: bytes) -> bool:
-        from PIL import Image, UnidentifiedImageError
-
-        from audit.perceptual import phash_hex
-
         try:
             with Image.open(io.BytesIO(data)) as im:
                 if im.width * im.height > 40_000_000:
@@ -151,8 +155,6 @@ def _redact_json(obj: Any, pat: re.Pattern[str]) -> Any:
 
 def _scan_parquet(p: Path, pat: re.Pattern[str] | None, redact: bool) -> list[str]:
     """Rows with a key or sha256 in any string column (Python regex: the word boundaries need look-behind)."""
-    import pandas as pd
-
     if pat is None:
         return []
     df = pd.read_parquet(p)
@@ -164,8 +166,6 @@ def _scan_parquet(p: Path, pat: re.Pattern[str] | None, redact: bool) -> list[st
     if not hit.any():
         return []
     if redact:
-        from audit.atomic import atomic_path
-
         with atomic_path(p, ".parquet") as tmp:
             df[~hit].to_parquet(tmp, index=False)
     return [f"{int(hit.sum())} row(s) with a key or sha256"]
@@ -173,8 +173,6 @@ def _scan_parquet(p: Path, pat: re.Pattern[str] | None, redact: bool) -> list[st
 
 def sweep(conn: sqlite3.Connection, request_id: int, roots: Iterable[str | Path], redact: bool = False) -> list[Residual]:
     """Every artefact under `roots` still holding the request's items; with `redact`, reports and cards rewritten."""
-    from audit.atomic import write_text
-
     n = needles(conn, request_id)
     pat = n.pattern()
     out: list[Residual] = []
@@ -216,11 +214,6 @@ def sweep(conn: sqlite3.Connection, request_id: int, roots: Iterable[str | Path]
 
 def record(conn: sqlite3.Connection, request_id: int, found: list[Residual]) -> None:
     """Keep what was found/redacted (paths and reasons only) in the sealed `residuals` table, for the letter."""
-    import time
-
-    from audit.removal.auditlog import append_log
-    from audit.removal.store import transaction
-
     now = int(time.time())
     with transaction(conn):
         conn.executemany("INSERT INTO residuals VALUES (?, ?, ?, ?, ?, ?)",

@@ -28,7 +28,8 @@ from typing import Any
 
 from audit import config
 from audit.errors import RegistryError
-from audit.removal.keys import RemovalKeys, load_keys
+from audit.removal.auditlog import verify_log
+from audit.removal.keys import RemovalKeys, db_path, load_keys
 
 GENESIS = "0" * 64
 #: Every table that records a decision or its evidence (the chain itself is checked link by link).
@@ -37,14 +38,6 @@ TABLES = ("info", "requests", "transitions", "candidates", "erase_plan", "tombst
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
-
-
-def db_path(conn: sqlite3.Connection) -> Path | None:
-    """The file behind `conn` (None for an in-memory database)."""
-    for _, name, file in conn.execute("PRAGMA database_list").fetchall():
-        if name == "main":
-            return Path(file) if file else None
-    return None
 
 
 def table_state(conn: sqlite3.Connection, key: bytes) -> dict[str, list[Any]]:
@@ -127,21 +120,6 @@ def keys_for_write(conn: sqlite3.Connection) -> RemovalKeys | None:
     return keys
 
 
-def adopt(conn: sqlite3.Connection, keys: RemovalKeys) -> int:
-    """Key a database (new, or existing and migrated): record the key id and seal its current state as entry 1.
-    Rows written before this were not covered by the keyed chain (the audit log's own chain still covers its rows)."""
-    from audit.removal.store import transaction
-
-    with transaction(conn, seal=False):
-        kid = stored_key_id(conn)
-        if kid is not None:
-            raise RegistryError(f"{db_path(conn)} is already keyed (key id {kid})", "nothing to do")
-        conn.execute("INSERT INTO info VALUES ('key_id', ?)", (keys.key_id,))
-        seq = seal(conn, keys, force=True)
-    keys.mark_sealed()
-    return int(seq or 0)
-
-
 @dataclass(frozen=True)
 class TamperCheck:
     """Outcome of `verify`: ok when no problem was found; every problem found, chain entries and heads checked."""
@@ -175,8 +153,6 @@ def _read_heads(path: Path, problems: list[str]) -> list[dict[str, Any]]:
 
 def verify(conn: sqlite3.Connection, expect_key: str | None = None) -> TamperCheck:
     """Check the keyed chain against the tables, and the signed heads against the chain. Read-only."""
-    from audit.removal.auditlog import verify_log
-
     path, problems = db_path(conn), []
     if path is None:
         return TamperCheck(False, ("an in-memory database has no head file",), 0, 0, GENESIS, None)

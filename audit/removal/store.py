@@ -12,12 +12,18 @@ import calendar
 import contextlib
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from audit import config
 from audit.errors import RegistryError
+from audit.removal.auditlog import append_log
+from audit.removal.keys import RemovalKeys, create_keys, load_keys
+from audit.removal.keys import db_path as db_path_of
+from audit.removal.minimise import minimise_request
+from audit.removal.seal import keys_for_write, seal, stored_key_id
 
 #: 2: subject/contact nullable, so a closed request keeps no personal data (audit.removal.minimise).
 #: 3: keyed chain of table states (audit.removal.seal), tombstone variants, residuals found/redacted.
@@ -103,8 +109,6 @@ class RemovalRequest:
         return not answered and (time.time() if now is None else now) > self.deadline_unix
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
-
         return {**asdict(self), "received": _iso(self.received_unix), "deadline": _iso(self.deadline_unix),
                 "overdue": self.overdue()}
 
@@ -126,9 +130,6 @@ def connect(db: str | Path) -> sqlite3.Connection:
     """Open (creating if needed) a request database; refuses files from a newer schema. A new database gets its
     keys (audit.removal.keys) and its first sealed head at once; a missing database whose head file or used keys
     remain is refused (it was deleted, not never created)."""
-    from audit import config
-    from audit.removal.keys import create_keys, load_keys
-
     db = Path(db)
     if db.exists() and not db.is_file():
         raise RegistryError(f"{db} is not a file", "pass --removal-db path/to/requests.db")
@@ -154,8 +155,6 @@ def connect(db: str | Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise RegistryError(f"{db} is not a usable request database ({exc})", "restore it from backup") from None
     if new:
-        from audit.removal.seal import adopt, stored_key_id
-
         try:
             adopt(conn, keys or create_keys(db))
         except RegistryError:  # another process created the file and keyed it first: use theirs
@@ -168,7 +167,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
     """Schema 1 -> 2 (subject/contact nullable) -> 3 (tombstone variants; chain and residuals tables come from
     _SCHEMA), in one transaction; a second process finds it done. A migrated database is keyed by
     `audit removal init-keys` (writes are refused until then)."""
-    with transaction(conn, seal=False):
+    with transaction(conn, sealed=False):
         version = int(conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0])
         if version < 3 and "variants" not in {r[1] for r in conn.execute("PRAGMA table_info(tombstones)")}:
             conn.execute("ALTER TABLE tombstones ADD COLUMN variants TEXT")
@@ -183,7 +182,7 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 
 @contextlib.contextmanager
-def transaction(conn: sqlite3.Connection, seal: bool = True) -> Iterator[sqlite3.Connection]:
+def transaction(conn: sqlite3.Connection, sealed: bool = True) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a transition is all or nothing. Before COMMIT the
     changed state is sealed (audit.removal.seal: chain row + signed head), still under the write lock."""
     try:
@@ -191,19 +190,28 @@ def transaction(conn: sqlite3.Connection, seal: bool = True) -> Iterator[sqlite3
     except sqlite3.OperationalError as exc:
         raise RegistryError(f"request database is busy ({exc})", "another reviewer holds it; try again") from None
     try:
-        if seal:
-            from audit.removal.seal import keys_for_write
-
+        if sealed:
             keys = keys_for_write(conn)  # refuses before any change when the keys are missing or wrong
         yield conn
-        if seal and keys is not None:
-            from audit.removal.seal import seal as seal_state
-
-            seal_state(conn, keys)
+        if sealed and keys is not None:
+            seal(conn, keys)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def adopt(conn: sqlite3.Connection, keys: RemovalKeys) -> int:
+    """Key a database (new, or existing and migrated): record the key id and seal its current state as entry 1.
+    Rows written before this were not covered by the keyed chain (the audit log's own chain still covers its rows)."""
+    with transaction(conn, sealed=False):
+        kid = stored_key_id(conn)
+        if kid is not None:
+            raise RegistryError(f"{db_path_of(conn)} is already keyed (key id {kid})", "nothing to do")
+        conn.execute("INSERT INTO info VALUES ('key_id', ?)", (keys.key_id,))
+        seq = seal(conn, keys, force=True)
+    keys.mark_sealed()
+    return int(seq or 0)
 
 
 def _row(r: sqlite3.Row) -> RemovalRequest:
@@ -221,8 +229,6 @@ def get_request(conn: sqlite3.Connection, request_id: int) -> RemovalRequest:
 def create_request(conn: sqlite3.Connection, subject: str, contact: str, received_unix: int | None = None,
                    actor: str = "") -> RemovalRequest:
     """Log a new request; a second open request from the same subject and contact is refused."""
-    from audit.removal.auditlog import append_log
-
     subject, contact = " ".join(str(subject).split()), str(contact).strip()
     if not subject or not contact:
         raise RequestError("a request needs the subject's name and a contact address", "pass --name and --contact")
@@ -236,7 +242,7 @@ def create_request(conn: sqlite3.Connection, subject: str, contact: str, receive
                                f"continue with `audit removal show {dup[0]}`")
         cur = conn.execute("INSERT INTO requests (subject, contact, state, received_unix, deadline_unix, updated_unix) "
                            "VALUES (?, ?, 'received', ?, ?, ?)", (subject, contact, received, add_months(received, 1), now))
-        rid = int(cur.lastrowid)
+        rid = int(cur.lastrowid or 0)
         conn.execute("INSERT INTO transitions VALUES (?, '', 'received', NULL, ?, ?)", (rid, actor, now))
         append_log(conn, "received", rid, [])
     return get_request(conn, rid)
@@ -258,8 +264,6 @@ def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expe
                reason: str | None = None, actor: str = "", months: int = MAX_EXTENSION_MONTHS,
                _executor: bool = False, key_hashes: list[str] | None = None) -> RemovalRequest:
     """Move a request to `to_state` if legal and still in `expected` (default: the state read now)."""
-    from audit.removal.auditlog import append_log
-
     if to_state not in STATES:
         raise RequestError(f"unknown state '{to_state}'", f"use one of {', '.join(STATES)}")
     if to_state in EXECUTOR_ONLY and not _executor:
@@ -290,8 +294,6 @@ def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expe
         conn.execute("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)", (int(request_id), req.state, to_state, reason, actor, now))
         append_log(conn, to_state, int(request_id), key_hashes or [])
         if to_state == "closed":  # nothing left to do for the subject: drop their personal data now, atomically
-            from audit.removal.minimise import minimise_request
-
             minimise_request(conn, int(request_id))
     return get_request(conn, request_id)
 

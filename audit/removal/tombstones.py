@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
+
+import numpy as np
+from PIL import Image
 
 from audit import config
 from audit.errors import InputError
-from audit.perceptual import from_hex, phash_hex, to_hex
-
-if TYPE_CHECKING:
-    import numpy as np
-    from PIL import Image
+from audit.images import load_rgb
+from audit.index.hamming import hash_distance, mirror_hash, near_pairs
+from audit.meta import sha256_file
+from audit.perceptual import from_hex, mirror, phash_hex, to_hex
+from audit.removal.store import connect
 
 #: Frozen thresholds (chosen on the calibration half of benchmarks/tombstone_bench.py; versioned file).
 THRESHOLDS_FILE = Path(__file__).with_name("tombstone_thresholds.json")
@@ -53,8 +57,6 @@ def variant_hashes(img: Image.Image) -> list[str]:
     """pHashes (hex) of what a re-crawl may bring back instead of the exact image: the mirror, and centre and corner
     crops (90/80/70 %, at 3x3 positions) of the image and of its
     mirror. Global hashes alone miss flips and crops (NOTES)."""
-    from audit.perceptual import mirror
-
     out: list[str] = []
     for base in (img, mirror(img)):
         if base is not img:
@@ -77,13 +79,11 @@ class Tombstones:
     by_sha: dict[str, int]
     phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
     max_distance: int = TOMBSTONE_PHASH_DISTANCE
-    _codes: Any = field(init=False, repr=False, compare=False)
-    _rids: Any = field(init=False, repr=False, compare=False)
+    _codes: np.ndarray = field(init=False, repr=False, compare=False)
+    _rids: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One vectorised popcount over all tombstones per image instead of a Python loop over them.
-        import numpy as np
-
         object.__setattr__(self, "_codes", np.array([v & 0xFFFF_FFFF_FFFF_FFFF for v, _ in self.phashes], dtype=np.uint64))
         object.__setattr__(self, "_rids", np.array([r for _, r in self.phashes], dtype=np.int64))
 
@@ -96,13 +96,9 @@ class Tombstones:
         path = Path(s)
         if not path.is_file():
             raise InputError(f"{path} does not exist", "pass an image file or a sha256")
-        from audit.meta import sha256_file
-
         why = self.reason(sha256 or sha256_file(path))
         if why is not None or not self.phashes:
             return why
-        from audit.images import load_rgb
-
         return self.reason(None, phash_hex(load_rgb(path)))
 
     def reason(self, sha256: str | None, phash: str | int | None = None) -> str | None:
@@ -114,8 +110,6 @@ class Tombstones:
             return f"sha256 erased under request #{rid}"
         if phash is None or phash == "" or not self.phashes:
             return None
-        from audit.index.hamming import hash_distance
-
         try:
             ph = phash & 0xFFFF_FFFF_FFFF_FFFF if isinstance(phash, int) else from_hex(phash)
         except ValueError:
@@ -129,10 +123,6 @@ class Tombstones:
     def reasons(self, sha256: Sequence[Any], phashes: np.ndarray) -> list[str | None]:
         """`reason` for many rows at once (index build, rebuild): exact multi-index Hamming join of the rows' pHashes
         (uint64, 0 = none) against every stored code (audit.index.hamming.near_pairs), no scan over all pairs."""
-        import numpy as np
-
-        from audit.index.hamming import near_pairs
-
         out: list[str | None] = [self.reason(str(s) if s is not None else None) for s in sha256]
         codes = np.asarray(phashes, dtype=np.uint64)
         if not len(self._codes) or not len(codes):
@@ -151,8 +141,6 @@ class Tombstones:
 def load_tombstones(conn: sqlite3.Connection, max_distance: int = TOMBSTONE_PHASH_DISTANCE) -> Tombstones:
     """Every tombstone of `conn`: sha256s, pHashes and the stored variants' pHashes (schema 3; older rows get the
     pHash's approximate mirror, audit.index.hamming.mirror_hash)."""
-    from audit.index.hamming import mirror_hash
-
     by_sha: dict[str, int] = {}
     ph: list[tuple[int, int]] = []
     has_variants = "variants" in {r[1] for r in conn.execute("PRAGMA table_info(tombstones)")}
@@ -179,8 +167,6 @@ def resolve(db: str | Path | Tombstones | None, enforce: bool, what: str) -> Tom
     """The tombstones a command must enforce: those of `db` (default $GENAUDIT_REMOVAL_DB; already loaded ones pass
     through) unless the caller opted out (`--no-tombstones`), which is logged on stderr: erased images may come back."""
     if not enforce:
-        import sys
-
         print(f"warning: {what}: removal tombstones NOT enforced (--no-tombstones); erased images may come back",
               file=sys.stderr)
         return None
@@ -202,8 +188,6 @@ def from_env(db: str | Path | None = None) -> Tombstones | None:
     db = db or config.removal_db_from_env()
     if not db:
         return None
-    from audit.removal.store import connect
-
     if not Path(db).is_file():
         raise InputError(f"removal database {db} does not exist", f"pass --removal-db requests.db or unset {config.ENV_REMOVAL_DB}")
     conn = connect(db)
