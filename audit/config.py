@@ -27,7 +27,7 @@ ENV_INDEX = "GENAUDIT_INDEX"
 ENV_REPORT = "GENAUDIT_REPORT"
 #: Generator model directory the app's generate page opens first.
 ENV_GENERATOR = "GENAUDIT_GENERATOR"
-#: Removal-request database: ingest and `audit scale hash` refuse its tombstoned images; the app's pages open it.
+#: Removal-request database: ingest, `audit index build` and `audit scale hash` refuse its tombstoned images; the app's pages open it.
 ENV_REMOVAL_DB = "GENAUDIT_REMOVAL_DB"
 #: Opt-out registry the app files artist opt-outs into (and the dataset card page reads).
 ENV_OPTOUT_REGISTRY = "GENAUDIT_OPTOUT_REGISTRY"
