@@ -27,7 +27,7 @@ ENV_INDEX = "GENAUDIT_INDEX"
 ENV_REPORT = "GENAUDIT_REPORT"
 #: Generator model directory the app's generate page opens first.
 ENV_GENERATOR = "GENAUDIT_GENERATOR"
-#: Removal-request database: ingest and `audit scale hash` refuse its tombstoned images; the app's pages open it.
+#: Removal-request database: ingest, `audit index build` and `audit scale hash` refuse its tombstoned images; the app's pages open it.
 ENV_REMOVAL_DB = "GENAUDIT_REMOVAL_DB"
 #: Opt-out registry the app files artist opt-outs into (and the dataset card page reads).
 ENV_OPTOUT_REGISTRY = "GENAUDIT_OPTOUT_REGISTRY"
@@ -120,6 +120,19 @@ def removal_db_from_env() -> Path | None:
 def removal_db() -> Path:
     """The request database the app opens: $GENAUDIT_REMOVAL_DB, else requests.db (as `audit removal`)."""
     return removal_db_from_env() or DEFAULT_REMOVAL_DB
+
+
+def removal_keys_dir(db: str | Path) -> Path:
+    """Secrets of a removal database (HMAC chain key, salt, Ed25519 signing key): `<db>.keys/` beside it, mode 0700.
+    Back it up apart from the database: the chain cannot be verified without it."""
+    db = Path(db)
+    return db.with_name(db.name + ".keys")
+
+
+def removal_heads_file(db: str | Path) -> Path:
+    """The append-only file of signed chain heads of a removal database: `<db>.heads` beside it."""
+    db = Path(db)
+    return db.with_name(db.name + ".heads")
 
 
 def optout_registry() -> Path:

@@ -259,18 +259,26 @@ def step_removal(ctx: DemoContext) -> list[str]:
         img = Image.open(f).convert("RGB")
         img.resize((img.width // 2, img.height // 2)).save(photo, quality=80)
     name, key = DEMO_SUBJECT
-    conn = connect(root / "requests.db")
+    reports = root / "reports"  # copies of the reports made before the erasure: the residual sweep redacts these
+    for art in ("memorisation", "card"):
+        if art in ctx.artefacts and Path(ctx.artefacts[art]).is_dir():
+            shutil.copytree(ctx.artefacts[art], reports / art)
+    conn = connect(root / "requests.db")  # a new database: its keys (root/requests.db.keys) are created with it
     try:
         req = create_request(conn, name, "subject@example.org")
         transition(conn, req.id, "verified", reason="identity checked against the photo")
         found = locate(conn, req.id, index_dir, photo=photo, name=name)
         confirm_hits(conn, req.id, sorted({c.key for c in found if c.key == key}))
-        result = erase(conn, req.id, index_dir)
+        result = erase(conn, req.id, index_dir, sweep_roots=[str(reports)] if reports.is_dir() else [])
+        swept = conn.execute("SELECT path, action FROM residuals WHERE request_id=?", (req.id,)).fetchall()
         models = affected_models(conn, req.id, [config.GENERATOR_DIR])
         refused = is_tombstoned(conn, photo)  # the same picture offered again (any size/encoding) is refused
         transition(conn, req.id, "confirmed")
         letter = write_letter(conn, req.id, root / "letter.md", models=models)
         log = verify_log(conn)
+        from audit.removal.seal import verify
+
+        sealed = verify(conn)
     finally:
         conn.close()
     ctx.artefacts["removal"] = root
@@ -281,7 +289,10 @@ def step_removal(ctx: DemoContext) -> list[str]:
         f"- erased {len(result.keys)} item(s) from a copy of the generator's training set: state `{result.state}`, "
         f"re-ingesting the photo is refused: {refused or 'NOT refused'}",
         f"- generators trained on it: {[Path(m.model_dir).name + ': ' + m.reason for m in models]}",
-        f"- audit log: {log.rows} entries, {'intact' if log.ok else 'FAILED'}; letter `{letter}`",
+        f"- residuals after erasure: {len(swept)} artefact(s) still held the item, "
+        f"{sum(a == 'redacted' for _, a in swept)} redacted ({', '.join(Path(p).name for p, _ in swept) or 'none'})",
+        f"- audit log: {log.rows} entries, {'intact' if log.ok else 'FAILED'}; keyed chain: {sealed.entries} sealed "
+        f"change(s), {sealed.heads} signed head(s), {'intact' if sealed.ok else 'FAILED'}; letter `{letter}`",
     ]
 
 

@@ -186,7 +186,8 @@ def test_removal_request_db(world, tmp_path):
     locate(conn, rid, world["index"], photo=DATA / "astronaut.jpg")
     confirm_hits(conn, rid, ["astronaut"])
     lemon = read_manifest(world["ds"]).set_index("key").loc["oc_lemon"]
-    conn.execute("INSERT INTO tombstones VALUES (?, ?, ?, ?)", (lemon["sha256"], lemon["phash"], rid, int(time.time())))
+    conn.execute("INSERT INTO tombstones (sha256, phash, request_id, added_unix) VALUES (?, ?, ?, ?)",
+                 (lemon["sha256"], lemon["phash"], rid, int(time.time())))
     conn.close()
     r = build_card(world["ds"], requests=db).removal
     assert r["requests_total"] == 1 and r["rows_requested"] == 1

@@ -162,7 +162,8 @@ def test_undecodable_image_with_phash_tombstones_is_skipped_not_fatal(tmp_path: 
     db = tmp_path / "requests.db"
     conn = connect(db)
     with conn:
-        conn.execute("INSERT INTO tombstones VALUES (?, ?, ?, ?)", ("0" * 64, "ffffffffffffffff", 1, 0))
+        conn.execute("INSERT INTO tombstones (sha256, phash, request_id, added_unix) VALUES (?, ?, ?, ?)",
+                     ("0" * 64, "ffffffffffffffff", 1, 0))
     conn.close()
     out = tmp_path / "ds"
     assert main(["dataset", "ingest", str(DATA / "bad"), "--out", str(out), "--removal-db", str(db)]) == 0

@@ -33,6 +33,7 @@ def test_demo_runs_end_to_end_and_reuses_the_index(tmp_path: Path, capsys) -> No
     assert "confirmed `ref_hopper`" in summary and "state `index_rebuilt`" in summary
     assert "re-ingesting the photo is refused: perceptual hash" in summary
     assert "generator: trained on manifest" in summary and "intact" in summary
+    assert "residuals after erasure:" in summary and "keyed chain:" in summary and "FAILED" not in summary
     index_meta = (out / "index" / "meta.json").stat().st_mtime_ns
     assert main(["demo", "--out", str(out)]) == 0  # re-run: the index is reused, not rebuilt
     assert (out / "index" / "meta.json").stat().st_mtime_ns == index_meta

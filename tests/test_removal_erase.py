@@ -134,7 +134,7 @@ def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path)
     assert "astronaut" not in {h.key for h in open_index(idx).search_image(photos / "astronaut.png", k=10)}  # denylisted at once
     assert not list((ds / "images").glob("astronaut.*"))
     again = erase(connect(tmp_path / "crash.db"), rid, idx)
-    assert again.steps_run == ("state-erased", "rebuild", "state-index_rebuilt") and again.state == "index_rebuilt"
+    assert again.steps_run == ("state-erased", "rebuild", "residuals", "state-index_rebuilt") and again.state == "index_rebuilt"
     assert erase(conn, rid, idx).steps_run == ()  # idempotent
     a, b = _final_state(clean_ds, clean_idx), _final_state(ds, idx)
     assert a == b and "astronaut" not in a["manifest"] and a["count"] == 3 and a["denylist"] == ["astronaut"]
@@ -161,16 +161,25 @@ def test_erase_everywhere_crash_resume_tombstone_models_letter(photos, tmp_path)
     dump = "\n".join(sqlite3.connect(tmp_path / "crash.db").iterdump())
     for personal in ("Eileen", "eileen@example.org", "astronaut", "images/"):
         assert personal not in dump, personal
+    from audit.index import read_denylist
+
+    deny = read_denylist(idx)  # the denylist keeps no raw key beside the request id once closed
+    assert "astronaut" not in set(deny["key"]) and all(str(k).startswith("salted:") for k in deny["key"])
     from audit.removal import get_request, key_hash
+    from audit.removal.keys import load_keys
     from audit.removal.locate import candidates
 
     closed = get_request(conn, rid)
     assert closed.subject is None and closed.contact is None and closed.state == "closed"
-    assert {c.key for c in candidates(conn, rid) if c.confirmed} == {key_hash("astronaut")}
+    salted = load_keys(tmp_path / "crash.db").salted("astronaut")  # salt outside the DB: not recomputable from a name
+    assert {c.key for c in candidates(conn, rid) if c.confirmed} == {salted} and salted != key_hash("astronaut")
     assert conn.execute("SELECT count(*) FROM tombstones WHERE request_id=?", (rid,)).fetchone()[0] == 1
     assert [m.model_dir for m in affected_models(conn, rid, [model, other])] == [str(model)]  # still answerable
     assert conn.execute("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0] == "minimised"
     assert verify_log(conn).ok
+    from audit.removal.seal import verify
+
+    assert verify(conn).ok, verify(conn).problems
     assert "Dear data subject" in write_letter(conn, rid, tmp_path / "after.md").read_text()
     with pytest.raises(RequestError, match="is closed"):
         erase(conn, rid, idx)

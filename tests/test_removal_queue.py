@@ -159,8 +159,14 @@ def test_closing_a_rejected_request_minimises_and_old_files_migrate(db, capsys):
     raw.commit()
     raw.close()
     conn = connect(db)
-    assert conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0] == "2"
+    assert conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0] == "3"
     assert get_request(conn, 1).subject == "Old Subject"
+    from audit.errors import RegistryError
+
+    with pytest.raises(RegistryError, match="no tamper-evidence keys yet"):  # an old file is keyed explicitly
+        create_request(conn, "Ada Lovelace", "ada@example.org")
+    assert main(["removal", "init-keys", "--removal-db", str(db)]) == 0
+    assert "signing key fingerprint" in capsys.readouterr().out
     r = create_request(conn, "Ada Lovelace", "ada@example.org")
     assert r.id == 2  # ids keep counting after the migration
     transition(conn, r.id, "rejected", reason="identity not proven within the deadline")
@@ -174,6 +180,9 @@ def test_closing_a_rejected_request_minimises_and_old_files_migrate(db, capsys):
     assert conn.execute("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1").fetchone()[0] == "minimised"
     assert verify_log(conn).ok
     assert create_request(conn, "Ada Lovelace", "ada@example.org").id == 3  # she may ask again
+    from audit.removal.seal import verify
+
+    assert verify(conn).ok
     capsys.readouterr()
     assert main(["removal", "show", str(r.id), "--removal-db", str(db)]) == 0
     assert "personal data removed" in capsys.readouterr().out

@@ -331,5 +331,5 @@ def test_hash_image_applies_the_tombstone_rule_of_removal(tmp_path):
                     "perceptual hash within 3 bits of an image erased under request #3")):
         assert t.check(img) == why
         assert hash_image(img, 64, "jpeg", t) == {"skipped": f"erased on request ({why})", "url": None, "caption": None}
-    far = Tombstones({"0" * 64: 1}, ((ph ^ 0b11111, 4),))
+    far = Tombstones({"0" * 64: 1}, ((ph ^ 0b11_1111_1111, 4),))  # 10 bits: beyond the frozen distance
     assert far.check(img) is None and hash_image(img, 64, "jpeg", far)["sha256"] == hash_image(img, 64, "jpeg")["sha256"]

@@ -32,18 +32,19 @@ if not db.is_file():
     st.info(f"No request database at `{db}` yet: log a request above or run `audit removal new --removal-db {db}`.")
     st.stop()
 
-from audit.removal import candidates, connect, get_request, list_requests, transition, verify_log  # noqa: E402
+from audit.removal import candidates, connect, get_request, list_requests, transition  # noqa: E402
+from audit.removal.seal import verify  # noqa: E402
 from audit.removal.store import manual_next  # noqa: E402
 
 try:
     conn = connect(db)
     rows = list_requests(conn, include_closed=st.toggle("Show closed", key="removal_closed"))
-    check = verify_log(conn)
+    check = verify(conn)
 except AuditError as exc:
     st.error(app_display.format_error(exc))
     st.stop()
-(st.caption if check.ok else st.error)(f"Audit log: {check.rows} entries, "
-                                       f"{'intact' if check.ok else 'FAILS verification: ' + str(check.problem)}")
+(st.caption if check.ok else st.error)(f"Tamper evidence: {check.entries} sealed change(s), {check.heads} signed head(s), "
+                                       f"{'intact' if check.ok else 'FAILS verification: ' + '; '.join(check.problems)}")
 if not rows:
     st.caption("No open requests.")
     st.stop()

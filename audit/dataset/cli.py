@@ -70,13 +70,14 @@ def ingest_cmd(
     tombstones: Optional[Path] = typer.Option(
         None, "--removal-db", help="Removal requests.db: refuse images erased on request (default $GENAUDIT_REMOVAL_DB)."
     ),
+    no_tombstones: bool = typer.Option(False, "--no-tombstones", help="Do not enforce removal tombstones (logged)."),
 ) -> None:
     """Import your own images (captions from sidecar .txt/.json or file names) into a dataset folder."""
     from audit.dataset.ingest import ingest
 
     _report(
         ingest(src, out, max_side=max_side, keep_duplicates=keep_duplicates, image_format=image_format, force=overwrite,
-               tombstones=tombstones),
+               tombstones=tombstones, enforce_tombstones=not no_tombstones),
         "ingest",
     )
 

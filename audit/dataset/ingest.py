@@ -201,7 +201,8 @@ def _keys(items: list[Item]) -> None:
 
 
 def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplicates: bool = False,
-           image_format: str = "jpeg", force: bool = False, tombstones: str | Path | None = None) -> BuildResult:
+           image_format: str = "jpeg", force: bool = False, tombstones: str | Path | None = None,
+           enforce_tombstones: bool = True) -> BuildResult:
     """Import images (and shard/sidecar metadata) from `src` into a dataset folder at `out`.
 
     `tombstones` (a removal requests.db; default $GENAUDIT_REMOVAL_DB) refuses images erased on request.
@@ -230,9 +231,10 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
     if not force and up_to_date(out, fp):
         return result_from_existing(out)
 
-    from audit.removal.tombstones import from_env
+    from audit.removal.tombstones import resolve
 
-    erased = from_env(tombstones)  # GDPR tombstones of $GENAUDIT_REMOVAL_DB: erased images must not come back
+    # GDPR tombstones of $GENAUDIT_REMOVAL_DB: erased images (or their mirrored/cropped variants) must not come back
+    erased = resolve(tombstones, enforce_tombstones, "ingest")
 
     def fill(w: DatasetWriter) -> dict:
         for f, r in skipped:

@@ -33,6 +33,7 @@ from audit.index.layout import (
     VECTORS_NAME,
     VECTORS_WORK_NAME,
     read_index_meta,
+    read_table,
 )
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
 from audit.meta import META_NAME, make_meta, recorded, sha256_strings, write_meta
@@ -229,14 +230,41 @@ class IndexBuild:
 
 
 def build_index(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
-                device: str = "cpu", overwrite: bool = False) -> Path:
+                device: str = "cpu", overwrite: bool = False, removal_db: str | Path | None = None,
+                enforce_tombstones: bool = True) -> Path:
     """Build (or confirm up to date) the search index of a training set; returns the index dir."""
-    return build_index_report(source, out, model, factory, device, overwrite).out
+    return build_index_report(source, out, model, factory, device, overwrite, removal_db, enforce_tombstones).out
+
+
+def tombstoned_in_index(out: Path, tombs: Any) -> bool:
+    """Does an existing index hold a row a tombstone refuses (built before the erasure, or without tombstones)?"""
+    ids = read_table(out, IDS_NAME, ["sha256"])
+    hashes = read_table(out, HASHES_NAME, ["phash"])
+    return any(tombs.reasons(ids["sha256"].tolist(), hashes["phash"].to_numpy(np.uint64)))
+
+
+def drop_tombstoned(df: pd.DataFrame, kept: np.ndarray, ph: np.ndarray, skipped: list[dict], tombs: Any) -> int:
+    """Mark rows an erasure tombstone refuses (sha256, or pHash near a stored variant) as skipped; how many."""
+    if tombs is None:
+        return 0
+    reasons = tombs.reasons(df["sha256"].astype("string").fillna("").tolist(), ph)
+    rel = df["path"].astype(str).tolist()
+    n = 0
+    for i, why in enumerate(reasons):
+        if why and kept[i]:
+            kept[i] = False
+            skipped.append({"path": rel[i], "reason": f"erased on request ({why})"})
+            n += 1
+    return n
 
 
 def build_index_report(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
-                       device: str = "cpu", overwrite: bool = False) -> IndexBuild:
-    """`build_index`, also saying whether anything was rebuilt (for the CLI and the app)."""
+                       device: str = "cpu", overwrite: bool = False, removal_db: str | Path | None = None,
+                       enforce_tombstones: bool = True) -> IndexBuild:
+    """`build_index`, also saying whether anything was rebuilt (for the CLI and the app). Rows under the removal
+    tombstones of `removal_db` (default $GENAUDIT_REMOVAL_DB) are never indexed unless `enforce_tombstones` is off."""
+    from audit.removal.tombstones import describe, resolve
+
     out = Path(out)
     dataset_dir, mpath = resolve_source(source, out)
     df = read_manifest(mpath)
@@ -249,7 +277,8 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         "factory_requested": factory,
         "dataset_dir": str(dataset_dir.resolve()),
     }
-    if check_out(out, want, overwrite):
+    tombs = resolve(removal_db, enforce_tombstones, "index build")
+    if check_out(out, want, overwrite) and not (tombs is not None and tombstoned_in_index(out, tombs)):
         added = not (out / CAPTIONS_NAME).is_file()
         if added:
             write_captions(out)
@@ -266,7 +295,8 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         raw = np.lib.format.open_memmap(tmp / VECTORS_WORK_NAME, mode="w+", dtype=np.float32, shape=(len(df), emb.dim))
         work = work_dir(out, want)
         kept, ph, dh, skipped = _embed_rows(emb, paths, df["path"].astype(str).tolist(), raw, work)
+        refused = drop_tombstoned(df, kept, ph, skipped, tombs)
         meta = finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, old_denylist, str(mpath),
-                                device=device)
+                                device=device, tombstones=describe(tombs, enforce_tombstones, refused))
     shutil.rmtree(work, ignore_errors=True)
     return IndexBuild(out, False, meta)

@@ -24,11 +24,15 @@ def build(
                                           "config.EXACT_INDEX_MAX vectors, IVF+SQ8 above)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Rebuild even if OUT holds an index from other inputs."),
     device: str = typer.Option("cpu", help="torch device"),
+    removal_db: Optional[Path] = typer.Option(None, "--removal-db", help="Removal requests.db whose tombstones are never "
+                                              "indexed (default $GENAUDIT_REMOVAL_DB)."),
+    no_tombstones: bool = typer.Option(False, "--no-tombstones", help="Do not enforce removal tombstones (logged)."),
 ) -> None:
     """Embed every image of a training set and write a searchable index (no-op when inputs are unchanged)."""
     from audit.index.build import build_index_report
 
-    res = build_index_report(source, out, model=model, factory=factory, device=device, overwrite=overwrite)
+    res = build_index_report(source, out, model=model, factory=factory, device=device, overwrite=overwrite,
+                             removal_db=removal_db, enforce_tombstones=not no_tombstones)
     m = res.meta
     state = "up to date" if res.up_to_date else "built"
     if res.captions_added:

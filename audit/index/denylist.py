@@ -67,3 +67,20 @@ def _drop_captions(index_dir: Path, keys: Iterable[str]) -> None:
     keys = list(keys)
     if keys and (index_dir / CAPTIONS_NAME).is_file():
         drop_ids(index_dir / CAPTIONS_NAME, key_ids(keys).tolist())
+
+
+def replace_denylist_keys(index_dir: str | Path, replace: dict[str, str]) -> int:
+    """Rewrite denylisted keys (atomically): a closed removal request keeps a salted hash, never the raw key beside
+    its request id (audit.removal.minimise). Returns how many rows changed; a missing index or denylist is a no-op."""
+    path = Path(index_dir) / DENYLIST_NAME
+    if not path.is_file():
+        return 0
+    df = read_denylist(index_dir)
+    hit = df["key"].astype(str).isin(replace)
+    if not hit.any():
+        return 0
+    df.loc[hit, "key"] = df.loc[hit, "key"].astype(str).map(replace)
+    df["key"] = df["key"].astype("string")
+    with atomic_path(path, ".parquet") as tmp:
+        df.to_parquet(tmp, index=False)
+    return int(hit.sum())

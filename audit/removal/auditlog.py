@@ -1,8 +1,9 @@
 """Append-only, hash-chained audit log of removal actions: proves what was done without keeping personal data.
 
-Each row holds the previous row's hash, the action, the request id and sha256 hashes of the manifest keys
+Each row holds the previous row's hash, the action, the request id and salted hashes of the manifest keys
 touched — never names, captions, URLs or images. `log_head` keeps the row count and last hash, updated in the
 same transaction, so deleting rows at the end is detected as well as editing or deleting rows in the middle.
+This chain is unkeyed (anyone can recompute it); the keyed chain over every decision table is audit.removal.seal.
 """
 
 from __future__ import annotations
@@ -12,13 +13,24 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
+
+from audit.removal.keys import db_path, load_keys
 
 GENESIS = "0" * 64
 
 
 def key_hash(key: str) -> str:
+    """Unsalted hash of a manifest key: only for databases without keys (before `init-keys`); see `key_hasher`."""
     return hashlib.sha256(f"genaudit-key:{key}".encode("utf-8")).hexdigest()
+
+
+def key_hasher(conn: sqlite3.Connection) -> Callable[[str], str]:
+    """How `conn` hashes manifest keys: HMAC with the salt kept outside the database (audit.removal.keys), so a
+    closed request's hashes cannot be recomputed from a name; the unsalted `key_hash` for an unkeyed database."""
+    path = db_path(conn)
+    keys = load_keys(path) if path is not None else None
+    return keys.salted if keys is not None else key_hash
 
 
 def _row_hash(seq: int, at: int, action: str, request_id: int | None, key_hashes: str, prev: str) -> str:
@@ -29,7 +41,8 @@ def _row_hash(seq: int, at: int, action: str, request_id: int | None, key_hashes
 def append_log(conn: sqlite3.Connection, action: str, request_id: int | None, keys: Iterable[str],
                hashed: bool = False) -> str:
     """Append one row (call inside the caller's transaction); `keys` are hashed unless `hashed`."""
-    kh = json.dumps(sorted(k if hashed else key_hash(k) for k in keys))
+    hasher = key_hasher(conn)
+    kh = json.dumps(sorted(k if hashed else hasher(k) for k in keys))
     head = conn.execute("SELECT count, head FROM log_head WHERE id=1").fetchone()
     count, prev = (int(head[0]), str(head[1])) if head else (0, GENESIS)
     seq, at = count + 1, int(time.time())

@@ -101,13 +101,41 @@ def confirm_hits_(request_id: int, keys: List[str], db: Path = DB) -> None:
 
 
 @app.command("erase", cls=RENAMED)
-def erase_(request_id: int, index: Path = typer.Option(..., "--index"), db: Path = DB) -> None:
-    """Erase confirmed items everywhere (resumable): tombstone, denylist, manifest, files, index rebuild."""
+def erase_(request_id: int, index: Path = typer.Option(..., "--index"),
+           sweep_root: Optional[List[Path]] = typer.Option(None, "--sweep-root", help="Reports/cards dir to sweep for "
+                                                           "residuals and redact (repeatable; fixed when first planned)."),
+           db: Path = DB) -> None:
+    """Erase confirmed items everywhere (resumable): tombstone, denylist, manifest, files, index rebuild, residuals."""
     from audit.removal.erase import erase
 
-    r = erase(_conn(db), request_id, index)
+    r = erase(_conn(db), request_id, index, sweep_roots=[str(p) for p in sweep_root or []])
     typer.echo(f"request #{r.request_id}: {len(r.keys)} item(s) erased; state {r.state}; "
                f"steps run now: {', '.join(r.steps_run) or 'none (already done)'}")
+
+
+@app.command("residuals", cls=RENAMED)
+def residuals_(request_id: int, root: List[Path] = typer.Option(..., "--root", help="Folder (or file) to sweep (repeatable)."),
+               redact: bool = typer.Option(False, "--redact", help="Rewrite reports and cards without the item (atomic)."),
+               db: Path = DB) -> None:
+    """Artefacts under the roots that still name the request's erased keys or contain its image; exit 1 if any remain."""
+    from audit.errors import InputError
+    from audit.removal.residuals import record, sweep
+    from audit.removal.store import get_request
+
+    for r in root:
+        if not r.exists():
+            raise InputError(f"{r} does not exist", "pass existing report, card or dataset folders with --root")
+    conn = _conn(db)
+    get_request(conn, request_id)
+    found = sweep(conn, request_id, root, redact=redact)
+    if redact and found:
+        record(conn, request_id, found)
+    for f in found:
+        typer.echo(f"{f.action}\t{f.kind}\t{f.path}\t{'; '.join(f.found)}")
+    left = [f for f in found if f.action != "redacted"]
+    typer.echo(f"{len(found)} artefact(s) hold request #{request_id}'s items; {len(found) - len(left)} redacted")
+    if left:
+        raise typer.Exit(1)
 
 
 @app.command("models", cls=RENAMED)
@@ -160,16 +188,49 @@ def check(image: str, db: Path = DB) -> None:
         raise typer.Exit(1)
 
 
-@app.command("verify-log", cls=RENAMED)
-def verify_log_(db: Path = DB) -> None:
-    """Recompute the hash chain of the audit log; any edit or deletion fails."""
+@app.command("init-keys", cls=RENAMED)
+def init_keys(db: Path = DB) -> None:
+    """Create the keys of an existing (or new) request database beside it (<db>.keys/, 0600) and seal its state."""
+    from audit import config
     from audit.errors import RegistryError
-    from audit.removal.auditlog import verify_log
+    from audit.removal.keys import create_keys, load_keys
+    from audit.removal.seal import stored_key_id
+    from audit.removal.store import adopt, connect
 
-    r = verify_log(_conn(db))
+    if not db.exists():
+        conn = connect(db)  # a new database is keyed on creation
+    else:
+        conn = connect(db)
+        if stored_key_id(conn) is not None:
+            raise RegistryError(f"{db} is already keyed", f"its keys are in {config.removal_keys_dir(db)}")
+        if load_keys(db) is not None:
+            raise RegistryError(f"{config.removal_keys_dir(db)} already exists but {db} is not keyed with it",
+                                "move the stray keys directory away, then retry")
+        adopt(conn, create_keys(db))
+    keys = load_keys(db)
+    assert keys is not None
+    typer.echo(f"keys: {keys.directory} (back it up apart from the database)")
+    typer.echo(f"signing key fingerprint: {keys.public_id} (pin it: `audit removal verify-log --expect-key {keys.public_id}`)")
+
+
+@app.command("verify-log", cls=RENAMED)
+def verify_log_(db: Path = DB, expect_key: Optional[str] = typer.Option(
+        None, "--expect-key", help="Signing-key fingerprint printed by init-keys (detects swapped keys).")) -> None:
+    """Check the keyed chain of every decision table, the signed head file and the audit log's own chain."""
+    from audit.errors import RegistryError
+    from audit.removal.seal import verify
+
+    if not db.is_file():
+        raise RegistryError(f"{db} does not exist", "pass --removal-db path/to/requests.db")
+    r = verify(_conn(db), expect_key=expect_key)
     if not r.ok:
-        raise RegistryError(f"audit log of {db} fails verification: {r.problem}", "restore the database from backup and investigate")
-    typer.echo(f"audit log intact: {r.rows} entries, head {r.head[:16]}")
+        for p in r.problems[1:]:
+            typer.echo(f"problem: {p}", err=True)
+        raise RegistryError(f"{db} fails verification: {r.problems[0]}"
+                            + (f" (+{len(r.problems) - 1} more above)" if len(r.problems) > 1 else ""),
+                            "restore the database from backup and investigate")
+    typer.echo(f"intact: {r.entries} sealed change(s), {r.heads} signed head(s), tip {r.tip[:16]}, "
+               f"signed by {r.public_id}")
 
 
 @app.command("model-check", cls=RENAMED)

@@ -2,7 +2,8 @@
 
 Order (NOTES: GDPR): tombstones (hashes only) → index denylist (hidden from queries at once) → manifest rewrite
 (atomic) → image files deleted → `erased` → index rebuilt from the filtered manifest, reusing the stored vectors of
-the remaining rows (audit.removal.rebuild: no re-embedding) → `index_rebuilt`.
+the remaining rows (audit.removal.rebuild: no re-embedding) → residual sweep of the dataset's meta.json, the index and
+the `sweep_roots` given (audit.removal.residuals: reports and cards redacted) → `index_rebuilt`.
 Every step is idempotent, so re-running after a crash anywhere finishes in the same final state; a step is marked
 done together with its one audit-log row (one transaction), and only one process runs a request's erasure at a
 time (audit.removal.lease). Fault points (audit.faults) sit before and after every step; docs/REMOVAL.md.
@@ -27,13 +28,15 @@ from audit.meta import read_meta, sha256_file
 from audit.paths import confine
 from audit.perceptual import phash_hex
 from audit.records import image_root
-from audit.removal.auditlog import append_log, key_hash
+from audit.removal.auditlog import append_log, key_hasher
 from audit.removal.lease import erase_lease, renew
 from audit.removal.locate import confirmed_keys
 from audit.removal.rebuild import rebuild_without_reembedding
+from audit.removal.residuals import record, sweep
 from audit.removal.store import RequestError, get_request, transaction, transition
+from audit.removal.tombstones import load_tombstones, variant_hashes
 
-STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "state-index_rebuilt")
+STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "residuals", "state-index_rebuilt")
 #: Where $GENAUDIT_FAULT can kill an erase: before/after each step (after = work done, not yet marked done)
 #: and inside the index swap of the rebuild step.
 FAULT_POINTS = (*(f"erase:{when}:{s}" for s in STEPS for when in ("before", "after")),
@@ -51,20 +54,23 @@ class EraseResult:
 
 
 def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
-    """(sha256, pHash) per erased row. A manifest without pHashes (e.g. a hand-made one) gets them from the
-    file, which still exists when the plan is written: a tombstone with no pHash would let a re-encoded or
-    resized copy of the image back in."""
+    """(sha256, pHash, variants JSON) per erased row, from the file, which still exists when the plan is written
+    (a manifest without pHashes gets them from it too): a tombstone with no pHash would let a re-encoded or resized
+    copy back in, one without variants a mirrored or cropped copy (audit.removal.tombstones.variant_hashes)."""
     from audit.records import resolve_paths
 
     out: list[list[str | None]] = []
     phashes = rows["phash"].tolist() if "phash" in rows.columns else [None] * len(rows)
     for sha, ph, path in zip(rows["sha256"].tolist(), phashes, resolve_paths(rows, dataset)):
         sha_s, ph_s = _text(sha), _text(ph)
-        if (ph_s is None or sha_s is None) and path.is_file():
-            ph_s = ph_s or phash_hex(load_rgb(path))
+        variants = None
+        if path.is_file():
+            img = load_rgb(path)
+            ph_s = ph_s or phash_hex(img)
             sha_s = sha_s or sha256_file(path)
+            variants = json.dumps(variant_hashes(img))
         if sha_s is not None:
-            out.append([sha_s, ph_s])
+            out.append([sha_s, ph_s, variants])
     return out
 
 
@@ -77,7 +83,7 @@ def _text(v: Any) -> str | None:
     return str(v).strip() or None
 
 
-def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[str, Any]:
+def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path, sweep_roots: list[str] | None = None) -> dict[str, Any]:
     """Write the journal once (inside one transaction) from what the manifest holds now."""
     from audit.records import manifest_hash, read_manifest
 
@@ -98,6 +104,7 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
     args: dict[str, dict[str, Any]] = {
         "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
+        "residuals": {"roots": [str(dataset / "meta.json"), common["index"], *[str(Path(r).resolve()) for r in sweep_roots or []]]},
     }
     with transaction(conn):
         if conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is None:
@@ -116,8 +123,9 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
     if name == "tombstone":
         now = int(time.time())
         with transaction(conn):
-            conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?, ?, ?, ?)",
-                             [(s, p, request_id, now) for s, p in a["hashes"]])
+            conn.executemany("INSERT OR IGNORE INTO tombstones (sha256, phash, request_id, added_unix, variants) "
+                             "VALUES (?, ?, ?, ?, ?)", [(h[0], h[1], request_id, now, h[2] if len(h) > 2 else None)
+                                                        for h in a["hashes"]])
     elif name == "denylist":
         add_to_denylist(a["index"], keys, reason=f"gdpr-request-{request_id}")
     elif name == "manifest":
@@ -134,11 +142,16 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
     elif name == "rebuild":
         index = Path(a["index"])
         recover_dir(index)  # an index lost between the renames of an interrupted swap comes back first
-        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"])
+        r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"],
+                                        tombstones=load_tombstones(conn))
         recover_dir(index)  # a previous version left by a kill after the swap still holds the erased rows
         for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
             shutil.rmtree(stale, ignore_errors=True)
         return {"rebuild": {"mode": r.mode, "rows": r.rows, "reused_vectors": r.reused, "why": r.why}}
+    elif name == "residuals":
+        found = sweep(conn, request_id, a.get("roots") or [], redact=True)
+        record(conn, request_id, found)
+        return {"swept": {"found": len(found), "redacted": sum(r.action == "redacted" for r in found)}}
     elif name.startswith("state-"):
         state = name.split("-", 1)[1]
         if get_request(conn, request_id).state != state:
@@ -147,28 +160,28 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
 
 
 def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
-          _before_step: Callable[[str], None] | None = None) -> EraseResult:
-    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done.
+          _before_step: Callable[[str], None] | None = None, sweep_roots: list[str] | None = None) -> EraseResult:
+    """Run (or resume) the erasure of a located request's confirmed keys; returns what was done. `sweep_roots`
+    (reports, cards, sample dirs) are swept for residuals besides the dataset and index (fixed when planned).
 
     Holds the request's erase lease throughout: a second concurrent run is refused with a RequestError."""
-
     req = get_request(conn, request_id)
     if req.state == "closed":
         raise RequestError(f"request #{request_id} is closed (its keys were replaced by hashes)",
                            "log a new request if the subject asks again")
     with erase_lease(conn, request_id) as lease:
-        return _run(conn, request_id, Path(index_dir), lease, _before_step)
+        return _run(conn, request_id, Path(index_dir), lease, _before_step, sweep_roots)
 
 
 def _run(conn: sqlite3.Connection, request_id: int, index_dir: Path, lease: Any,
-         _before_step: Callable[[str], None] | None) -> EraseResult:
+         _before_step: Callable[[str], None] | None, sweep_roots: list[str] | None) -> EraseResult:
 
     req = get_request(conn, request_id)  # read again under the lease: another run may have finished meanwhile
     planned = conn.execute("SELECT 1 FROM erase_plan WHERE request_id=?", (request_id,)).fetchone() is not None
     if not planned and req.state != "located":
         raise RequestError(f"request #{request_id} is '{req.state}'; erase needs 'located' with confirmed hits")
     if not planned:
-        _plan(conn, request_id, index_dir)
+        _plan(conn, request_id, index_dir, [str(r) for r in sweep_roots or []])
     ran = []
     for r in conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
                           (request_id,)).fetchall():
@@ -215,6 +228,7 @@ def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: Seque
     erased_at = conn.execute("SELECT min(done_unix) FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0]
     dataset = str(Path(plan["dataset"]).resolve())
     # a closed request's journal holds key hashes only (audit.removal.minimise): compare hashes then
+    key_hash = key_hasher(conn)
     norm = (lambda ks: {key_hash(str(k)) for k in ks}) if plan.get("minimised") else (lambda ks: {str(k) for k in ks})
     out = []
     for d in model_dirs:

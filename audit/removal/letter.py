@@ -9,6 +9,7 @@ from pathlib import Path
 
 from audit.atomic import write_text
 from audit.removal.auditlog import verify_log
+from audit.removal.seal import verify
 from audit.removal.store import _iso, get_request
 
 
@@ -29,13 +30,20 @@ def letter_markdown(conn: sqlite3.Connection, request_id: int, models: list | No
                             ("Image files deleted", "files"), ("Search index rebuilt without them", "rebuild")):
             done = steps.get(name)
             lines.append(f"- {label}: {_iso(done) if done else 'not yet'}")
+        swept = conn.execute("SELECT path, action FROM residuals WHERE request_id=? ORDER BY rowid", (request_id,)).fetchall()
+        if swept:
+            lines += ["", f"Reports and other artefacts that still showed or named these items: {len(swept)}."]
+            lines += [f"- {Path(str(p)).name}: {a}" for p, a in swept]
         lines += ["", "We keep only a fingerprint (SHA-256 and perceptual hash) of each erased image so that it is not "
                   "collected again; no copy of the image, caption, name or address is kept for that purpose."]
         if models:
             lines += ["", f"Models trained before the erasure that included these items: {len(models)}. "
                       "They will be retrained or withdrawn; recipients of the data have been informed (Art. 19)."]
+    sealed = verify(conn)
     lines += ["", f"Current status: **{req.state}**. Audit-log head: `{check.head[:16]}` ({check.rows} entries, "
-              f"{'intact' if check.ok else 'FAILED verification'}).", ""]
+              f"{'intact' if check.ok else 'FAILED verification'}). Signed record of our decisions: entry {sealed.entries}, "
+              f"`{sealed.tip[:16]}`, key `{sealed.public_id or '-'}` ({'intact' if sealed.ok else 'FAILED verification'}); "
+              "keep this line: it lets anyone check later that our records were not rewritten.", ""]
     return "\n".join(lines)
 
 

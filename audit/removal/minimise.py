@@ -5,9 +5,11 @@ manifest keys of the hits (to erase them). Once it is closed none of that is nee
 as the move to `closed`:
 
 - requests.subject and requests.contact become NULL (a hash of a name is no protection: names are guessable);
-- candidate keys become key hashes (audit.removal.auditlog.key_hash, as in the log), scores and methods kept;
+- candidate keys become salted key hashes (audit.removal.auditlog.key_hasher, as in the log; the salt is in the
+  keys directory outside the database), scores and methods kept;
 - the erasure journal keeps key hashes instead of keys and drops the image paths; the sha256/pHash fingerprints
   stay (they are the tombstones that stop a re-ingest);
+- the index's denylist.parquet row keeps `salted:<hash>` instead of the key beside `gdpr-request-N`;
 - one `minimised` row in the hash-chained audit log records it (key hashes only).
 
 Kept: ids, states, dates, deadlines, reasons (the legal ground of a rejection or exemption), transitions,
@@ -19,7 +21,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from audit.removal.auditlog import append_log, key_hash
+from audit.index.denylist import replace_denylist_keys
+from audit.removal.auditlog import append_log, key_hasher
 
 MINIMISED = "minimised"
 
@@ -27,7 +30,7 @@ MINIMISED = "minimised"
 def minimise_request(conn: sqlite3.Connection, request_id: int) -> int:
     """Strip personal fields of a request being closed; call inside the caller's transaction (runs once: `closed`
     is final). Returns how many distinct keys were replaced by hashes."""
-    rid = int(request_id)
+    rid, key_hash = int(request_id), key_hasher(conn)
     conn.execute("UPDATE requests SET subject=NULL, contact=NULL WHERE id=?", (rid,))
     rows = conn.execute("SELECT key, method, score, confirmed FROM candidates WHERE request_id=?", (rid,)).fetchall()
     keys = sorted({str(r[0]) for r in rows})
@@ -39,10 +42,18 @@ def minimise_request(conn: sqlite3.Connection, request_id: int) -> int:
         if a.get(MINIMISED):
             continue
         plan_keys = [str(k) for k in a.get("keys") or []]
+        if a.get("index") and plan_keys:  # the denylist keeps a salted hash beside the request id, not the key
+            replace_denylist_keys(a["index"], {k: f"salted:{key_hash(k)}" for k in plan_keys})
         keys = sorted(set(keys) | set(plan_keys))
         a["keys"] = sorted(key_hash(k) for k in plan_keys)
         a.pop("paths", None)
         a[MINIMISED] = True
         conn.execute("UPDATE erase_plan SET arg=? WHERE request_id=? AND step=?", (json.dumps(a), rid, step))
+    for rowid, path in conn.execute("SELECT rowid, path FROM residuals WHERE request_id=?", (rid,)).fetchall():
+        clean = str(path)
+        for k in sorted(keys, key=len, reverse=True):  # a residual's path may spell a key (images/<key>.jpg)
+            clean = clean.replace(k, "[key]")
+        if clean != path:
+            conn.execute("UPDATE residuals SET path=? WHERE rowid=?", (clean, rowid))
     append_log(conn, MINIMISED, rid, keys)
     return len(keys)

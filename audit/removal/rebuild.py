@@ -22,6 +22,7 @@ from audit.embed import load_embedder
 from audit.index import build_index, layout
 from audit.index.vectors import key_ids
 from audit.meta import recorded, weights_sha256
+from audit.removal.tombstones import describe
 
 #: Rows copied per block from the old memory-mapped vectors (bounded memory at any index size).
 COPY_BLOCK = 65_536
@@ -65,9 +66,11 @@ def _reuse_plan(df, ids: np.ndarray, index_dir: Path, old_meta: dict) -> tuple[n
 
 
 def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, model: str | None = None,
-                                factory: str | None = None) -> Rebuild:
-    """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows."""
-    from audit.index.build import finish_index_dir
+                                factory: str | None = None, tombstones: Any = None) -> Rebuild:
+    """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows.
+    Rows under `tombstones` (audit.removal.tombstones.Tombstones: e.g. another copy of an erased photo under a
+    different key) are left out either way."""
+    from audit.index.build import drop_tombstoned, finish_index_dir, tombstoned_in_index
     from audit.records import MANIFEST_NAME, manifest_hash, read_manifest
 
     dataset, index_dir = Path(dataset), Path(index_dir)
@@ -79,11 +82,13 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
             "dataset_dir": str(dataset.resolve())}
 
     def full(why: str) -> Rebuild:
-        build_index(dataset, index_dir, model=model, factory=factory, device=device, overwrite=True)
+        build_index(dataset, index_dir, model=model, factory=factory, device=device, overwrite=True,
+                    removal_db=tombstones, enforce_tombstones=tombstones is not None)
         return Rebuild("full", len(df), 0, why)
 
     complete = not layout.missing_files(index_dir, layout.BUILD_FILES)
-    if complete and all(recorded(old_meta, k) == v for k, v in want.items()):
+    if complete and all(recorded(old_meta, k) == v for k, v in want.items()) and not (
+            tombstones is not None and tombstoned_in_index(index_dir, tombstones)):
         return Rebuild("up-to-date", len(df), 0, "the index already matches the manifest")  # re-run after a crash
     if not complete:
         return full("the old index is incomplete")
@@ -115,7 +120,8 @@ def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, mode
             m = kept[start:stop]
             raw[start:stop][m] = old_vectors[pos[start:stop][m]]
         del old_vectors
+        refused = drop_tombstoned(df, kept, ph, skipped, tombstones)
         finish_index_dir(tmp, df, ids, raw, kept, ph, dh, skipped, emb, want, index_dir / layout.DENYLIST_NAME,
                          str(dataset / MANIFEST_NAME), device=device, rebuilt_from="stored-vectors",
-                         reused_vectors=int(kept.sum()))
+                         reused_vectors=int(kept.sum()), tombstones=describe(tombstones, tombstones is not None, refused))
     return Rebuild("reused", len(df), int(kept.sum()), "every remaining row's vector and hashes were in the index")

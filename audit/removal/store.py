@@ -17,12 +17,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from audit import config
 from audit.errors import RegistryError
 from audit.removal.auditlog import append_log
+from audit.removal.keys import RemovalKeys, create_keys, load_keys
+from audit.removal.keys import db_path as db_path_of
 from audit.removal.minimise import minimise_request
+from audit.removal.seal import keys_for_write, seal, stored_key_id
 
 #: 2: subject/contact nullable, so a closed request keeps no personal data (audit.removal.minimise).
-SCHEMA_VERSION = 2
+#: 3: keyed chain of table states (audit.removal.seal), tombstone variants, residuals found/redacted.
+SCHEMA_VERSION = 3
 
 STATES = ("received", "identity_pending", "verified", "rejected", "located", "erased", "index_rebuilt",
           "confirmed", "closed", "extended", "exempted")
@@ -67,8 +72,13 @@ CREATE TABLE IF NOT EXISTS erase_plan (
   request_id INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, arg TEXT NOT NULL,
   done_unix INTEGER, PRIMARY KEY (request_id, step));
 CREATE TABLE IF NOT EXISTS tombstones (
-  sha256 TEXT NOT NULL, phash TEXT, request_id INTEGER NOT NULL, added_unix INTEGER NOT NULL,
+  sha256 TEXT NOT NULL, phash TEXT, request_id INTEGER NOT NULL, added_unix INTEGER NOT NULL, variants TEXT,
   PRIMARY KEY (sha256));
+CREATE TABLE IF NOT EXISTS residuals (
+  request_id INTEGER NOT NULL, path TEXT NOT NULL, kind TEXT NOT NULL, found TEXT NOT NULL, action TEXT NOT NULL,
+  at_unix INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS chain (seq INTEGER PRIMARY KEY, at_unix INTEGER NOT NULL, state TEXT NOT NULL,
+  prev_mac TEXT NOT NULL, mac TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY, at_unix INTEGER NOT NULL, action TEXT NOT NULL, request_id INTEGER,
   key_hashes TEXT NOT NULL, prev_hash TEXT NOT NULL, row_hash TEXT NOT NULL);
@@ -117,10 +127,20 @@ def add_months(t: int, months: int) -> int:
 
 
 def connect(db: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) a request database; refuses files from a newer schema."""
+    """Open (creating if needed) a request database; refuses files from a newer schema. A new database gets its
+    keys (audit.removal.keys) and its first sealed head at once; a missing database whose head file or used keys
+    remain is refused (it was deleted, not never created)."""
     db = Path(db)
     if db.exists() and not db.is_file():
         raise RegistryError(f"{db} is not a file", "pass --removal-db path/to/requests.db")
+    new = not db.exists()
+    keys = None
+    if new:
+        heads = config.removal_heads_file(db)
+        keys = load_keys(db)
+        if (heads.is_file() and heads.stat().st_size) or (keys is not None and keys.sealed):
+            raise RegistryError(f"{db} is missing but its head file or keys show it existed (deleted?)",
+                                "restore the database from backup; `audit removal verify-log` checks it")
     try:
         conn = sqlite3.connect(str(db), timeout=10, isolation_level=None)
         conn.row_factory = sqlite3.Row
@@ -134,35 +154,64 @@ def connect(db: str | Path) -> sqlite3.Connection:
             _migrate(conn)
     except sqlite3.DatabaseError as exc:
         raise RegistryError(f"{db} is not a usable request database ({exc})", "restore it from backup") from None
+    if new:
+        try:
+            adopt(conn, keys or create_keys(db))
+        except RegistryError:  # another process created the file and keyed it first: use theirs
+            if stored_key_id(conn) is None:
+                raise
     return conn
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Schema 1 -> 2 (subject/contact nullable), in one transaction; a second process finds it done."""
-    with transaction(conn):
-        if int(conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0]) >= 2:
+    """Schema 1 -> 2 (subject/contact nullable) -> 3 (tombstone variants; chain and residuals tables come from
+    _SCHEMA), in one transaction; a second process finds it done. A migrated database is keyed by
+    `audit removal init-keys` (writes are refused until then)."""
+    with transaction(conn, sealed=False):
+        version = int(conn.execute("SELECT value FROM info WHERE name='schema'").fetchone()[0])
+        if version < 3 and "variants" not in {r[1] for r in conn.execute("PRAGMA table_info(tombstones)")}:
+            conn.execute("ALTER TABLE tombstones ADD COLUMN variants TEXT")
+        conn.execute("UPDATE info SET value=? WHERE name='schema'", (str(max(version, 3)),))
+        if version >= 2:
             return
         conn.execute(f"CREATE TABLE requests_v2 {_REQUESTS_COLUMNS}")
         conn.execute("INSERT INTO requests_v2 SELECT id, subject, contact, kind, state, prev_state, reason, received_unix, "
                      "deadline_unix, extended_months, updated_unix, version FROM requests")
         conn.execute("DROP TABLE requests")
         conn.execute("ALTER TABLE requests_v2 RENAME TO requests")
-        conn.execute("UPDATE info SET value='2' WHERE name='schema'")
 
 
 @contextlib.contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a transition is all or nothing."""
+def transaction(conn: sqlite3.Connection, sealed: bool = True) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error: a transition is all or nothing. Before COMMIT the
+    changed state is sealed (audit.removal.seal: chain row + signed head), still under the write lock."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
         raise RegistryError(f"request database is busy ({exc})", "another reviewer holds it; try again") from None
     try:
+        if sealed:
+            keys = keys_for_write(conn)  # refuses before any change when the keys are missing or wrong
         yield conn
+        if sealed and keys is not None:
+            seal(conn, keys)
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def adopt(conn: sqlite3.Connection, keys: RemovalKeys) -> int:
+    """Key a database (new, or existing and migrated): record the key id and seal its current state as entry 1.
+    Rows written before this were not covered by the keyed chain (the audit log's own chain still covers its rows)."""
+    with transaction(conn, sealed=False):
+        kid = stored_key_id(conn)
+        if kid is not None:
+            raise RegistryError(f"{db_path_of(conn)} is already keyed (key id {kid})", "nothing to do")
+        conn.execute("INSERT INTO info VALUES ('key_id', ?)", (keys.key_id,))
+        seq = seal(conn, keys, force=True)
+    keys.mark_sealed()
+    return int(seq or 0)
 
 
 def _row(r: sqlite3.Row) -> RemovalRequest:

@@ -29,12 +29,13 @@ def hash_(src: Path = typer.Argument(..., help="img2dataset folder (NNNNN.parque
           keep_duplicates: bool = typer.Option(False, help="same as `audit dataset ingest --keep-duplicates`"),
           tombstones: Optional[Path] = typer.Option(None, "--removal-db", envvar=config.ENV_REMOVAL_DB,
                                                     help="removal requests.db: refuse images erased on request"),
+          no_tombstones: bool = typer.Option(False, "--no-tombstones", help="do not enforce removal tombstones (logged)"),
           master: str = MasterOpt, shuffle_partitions: int = PartsOpt) -> None:
     """sha256 + pHash of every shard row's image as `audit dataset ingest` stores it; duplicates and erased images skipped."""
     from audit.scale.images import write_hashes
 
     c = write_hashes(_spark(master, shuffle_partitions, "hash"), src, out, max_side=max_side, tombstones=tombstones,
-                     keep_duplicates=keep_duplicates)
+                     keep_duplicates=keep_duplicates, enforce_tombstones=not no_tombstones)
     typer.echo(f"hashed {c['hashed']} rows, {c['errors']} not hashed (see the error column); skipped "
                f"{c['duplicates']} exact duplicates, {c['erased']} erased on request (see the skipped column) -> {out}")
 

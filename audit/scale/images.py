@@ -26,7 +26,7 @@ from audit.images import fit_within, load_image
 from audit.index.vectors import key_ids
 from audit.meta import make_meta, sha256_bytes, sha256_file
 from audit.perceptual import phash_hex
-from audit.removal.tombstones import from_env
+from audit.removal.tombstones import resolve
 
 HASH_SCHEMA = ("key string, url string, caption string, original_path string, source_sha256 string, sha256 string, "
                "phash string, width long, height long, error string, skipped string")
@@ -177,14 +177,14 @@ def mark_duplicates(df):
 
 
 def hash_shards(spark, src: str | Path, *, max_side: int = 512, image_format: str = "jpeg",
-                tombstones: str | Path | None = None, keep_duplicates: bool = False):
+                tombstones: str | Path | None = None, keep_duplicates: bool = False, enforce_tombstones: bool = True):
     """Spark DataFrame of hashed rows for every shard under `src`: img2dataset parquet + images, or webdataset tars.
 
     As `audit dataset ingest` does: rows under the tombstones of `tombstones` (a removal requests.db; default
     $GENAUDIT_REMOVAL_DB) and exact duplicates (unless `keep_duplicates`) carry the skip reason in `skipped`.
     The tombstones are read once on the driver and broadcast; executors never open the SQLite file.
     """
-    erased = from_env(tombstones)
+    erased = resolve(tombstones, enforce_tombstones, "scale hash")
     tomb_b = spark.sparkContext.broadcast(erased) if erased is not None else None
     df = _hash_source(spark, str(src), max_side, image_format, tomb_b)
     return df if keep_duplicates else mark_duplicates(df)
@@ -254,12 +254,13 @@ def embed_manifest(spark, dataset: str | Path, model: str | None, *, chunk: int 
 
 
 def write_hashes(spark, src: str | Path, out: str | Path, *, max_side: int = 512, image_format: str = "jpeg",
-                 tombstones: str | Path | None = None, keep_duplicates: bool = False) -> dict[str, int]:
+                 tombstones: str | Path | None = None, keep_duplicates: bool = False,
+                 enforce_tombstones: bool = True) -> dict[str, int]:
     """`audit scale hash`: write the hashed rows (parquet part files) and `<out>.meta.json`; return the counts."""
     from pyspark.sql import functions as F
 
     hash_shards(spark, src, max_side=max_side, image_format=image_format, tombstones=tombstones,
-                keep_duplicates=keep_duplicates).write.mode("overwrite").parquet(str(out))
+                keep_duplicates=keep_duplicates, enforce_tombstones=enforce_tombstones).write.mode("overwrite").parquet(str(out))
     res = spark.read.parquet(str(out))  # count what was written: one pass over the result, no re-hashing
     skipped = F.coalesce(F.col("skipped"), F.lit(""))
     row = res.agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("error").isNotNull().cast("long")).alias("errors"),
@@ -271,5 +272,6 @@ def write_hashes(spark, src: str | Path, out: str | Path, *, max_side: int = 512
     write_json(Path(str(out).rstrip("/") + ".meta.json"),
                make_meta("scale-hash", engine="spark", master=spark.sparkContext.master, src=str(src), max_side=max_side,
                          image_format=image_format, keep_duplicates=keep_duplicates,
-                         tombstones=str(db) if db else None, **c))
+                         tombstones=str(db) if db and enforce_tombstones else None,
+                         tombstones_enforced=bool(db) and enforce_tombstones, **c))
     return c
