@@ -339,6 +339,11 @@ def run_demo(
         sections += step(ctx) + [""]
         ctx.timings[name] = time.perf_counter() - t0
         log(f"[demo] {name} done in {ctx.timings[name]:.1f}s")
+    from audit.workspace import write_workspace
+
+    workspace = write_workspace(out, name="demo")
+    sections += ["## Review app workspace", f"- `{workspace}`: `audit app --workspace {out}` opens every page on "
+                 "these artefacts", ""]
     sections += ["## Timings", *[f"- {k}: {v:.1f}s" for k, v in ctx.timings.items()], ""]
     summary = out / "summary.md"
     write_text(summary, "\n".join(sections))
