@@ -116,6 +116,24 @@ def thumbnail(path: str | Path | None, max_side: int = 256) -> "Image.Image | No
         return None
 
 
+def at_side(img: "Image.Image", side: int) -> "Image.Image":
+    """Scale so the longer side is `side` px, up or down: a 32 px generation and a 384 px training image are shown at
+    the same size (small ones with nearest-neighbour, so pixels stay visible rather than blurred)."""
+    from PIL import Image
+
+    scale = side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
+
+
+def thumbnail_bytes(data: bytes, max_side: int = 256) -> "Image.Image | None":
+    """A preview of uploaded bytes, None when they do not decode (a damaged file must not crash the page)."""
+    try:
+        return fit_within(load_image(data).image, max_side)
+    except ImageError:
+        return None
+
+
 def format_error(exc: AuditError) -> str:
     """One line for st.error: the message, then what to do."""
     return f"{exc.message} — {exc.hint}" if exc.hint else exc.message

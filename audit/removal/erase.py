@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from audit.errors import InputError
+from audit.progress import track
 from audit.removal.auditlog import append_log, key_hash
 from audit.removal.locate import confirmed_keys
 from audit.removal.store import RequestError, get_request, transaction, transition
@@ -134,8 +135,9 @@ def erase(conn: sqlite3.Connection, request_id: int, index_dir: str | Path,
     if not planned:
         _plan(conn, request_id, Path(index_dir))
     ran = []
-    for r in conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
-                          (request_id,)).fetchall():
+    plan = conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
+                        (request_id,)).fetchall()
+    for r in track(plan, "erasure steps", unit="step"):  # the CLI's bar and the app's progress
         if r["done_unix"] is not None:
             continue
         a = json.loads(r["arg"])
