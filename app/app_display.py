@@ -134,6 +134,19 @@ def thumbnail_bytes(data: bytes, max_side: int = 256) -> "Image.Image | None":
         return None
 
 
+def zip_folder(folder: Path) -> bytes:
+    """The files of one output folder as a zip (for a download button)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and not p.name.startswith("."):
+                z.write(p, p.name)
+    return buf.getvalue()
+
+
 def format_error(exc: AuditError) -> str:
     """One line for st.error: the message, then what to do."""
     return f"{exc.message} — {exc.hint}" if exc.hint else exc.message
