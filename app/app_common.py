@@ -96,7 +96,7 @@ def sidebar_index_picker() -> IndexStatus:
             for what, path, exists in describe(ws):
                 st.caption(f"{'✅' if exists else '⬜'} {what}: `{path}`")
         st.text_input("Index directory", key=INDEX_KEY, help="A folder written by `audit index build` or `audit demo`.")
-        known = [str(p) for p in discover_indices([ws.root, config.DEMO_DIR])]
+        known = [str(p) for p in discover_indices([ws.root])]
         if known:
             st.selectbox("Indices found here", known, index=None, key="known_index",
                          placeholder="pick one…", on_change=_choose_known)
