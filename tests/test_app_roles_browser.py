@@ -104,7 +104,6 @@ def _images_shown(browser: Browser) -> int:
 def test_artist_looks_up_sees_status_and_withdraws(browser: Browser, server: str, role_workspace: Workspace,
                                                     shots: Path) -> None:
     _open(browser, server, "artist_lookup", "Have I been trained?")
-    assert str(role_workspace.registry) in browser.page_text() or browser.input_labelled("Opt-out registry")
     browser.type_into(browser.input_labelled("Artist name"), OPTED_OUT_ARTIST)
     browser.wait_text("opted out of ai-training on")
     browser.wait_text("1 training item(s) found")
@@ -169,19 +168,20 @@ def test_auditor_reviews_a_pair_and_decides(browser: Browser, server: str, role_
 
 def test_publisher_stamps_then_verifies(browser: Browser, server: str, role_workspace: Workspace, shots: Path) -> None:
     _open(browser, server, "provenance", "Provenance")
-    browser.click_text('button[role="tab"]', "Stamp")
+    browser.click_text('[role="tab"]', "Stamp")
     browser.upload(DATA / "oc_lemon.png", nth=1)
     browser.wait_idle()
     browser.click_text("button", "Stamp")
     browser.wait_text("Download signed oc_lemon.png", timeout=120)
     signed = next(role_workspace.runs.glob("stamp-*/oc_lemon.png"))
-    browser.click_text('button[role="tab"]', "Verify")
+    browser.click_text('[role="tab"]', "Verify")
     browser.upload(signed, nth=0)
     browser.wait_text("Trusted — signed by", timeout=120)
     assert "Memorisation verdict" not in browser.page_text() or "genaudit audit assertion" in browser.page_text()
     browser.screenshot(shots / "publisher.png")
 
 
+@pytest.mark.slow  # sampling then scanning costs ~1-2 min on 2 cores; AppTest covers the page in the default run
 def test_generate_downloads_and_scans(browser: Browser, server: str, role_workspace: Workspace, shots: Path) -> None:
     _open(browser, server, "generate", "Generate with the reference model")
     browser.click_text("button", "Generate")

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-ELEMENT = "element-6066-11e4-a6e1-4d6f6b6d6e74"  # the W3C key of an element reference
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element reference
 CHROMIUM = ("chromium", "/usr/bin/chromium")
 CHROMEDRIVER = ("chromedriver", "/usr/bin/chromedriver")
 
