@@ -22,6 +22,8 @@ demo: install
 # Static checks first (ruff, mypy, import graph), then the default test run.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) tools/check_imports.py
 
 test: install lint
 	$(PY) -m pytest -q

@@ -8,7 +8,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _umask() -> int:
@@ -67,3 +70,13 @@ def atomic_dir(dest: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def write_parquet(df: pd.DataFrame, dest: str | Path) -> None:
+    """Write a frame to parquet atomically; object columns stay object (mixed None/str must not become null types)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with atomic_path(dest, ".parquet") as tmp:
+        pq.write_table(pa.Table.from_pandas(df.astype({c: "object" for c in df.columns if df[c].dtype == "object"}),
+                                            preserve_index=False), tmp)

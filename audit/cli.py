@@ -62,7 +62,8 @@ def _register() -> None:
 _register()
 
 
-def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[type, ...]]:
+def _click_exception_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...],
+                                      tuple[type[BaseException], ...]]:
     """(ClickException, Exit, Abort) classes of every click the installed typer may raise.
 
     typer >= 0.2x raises its vendored copy's exceptions (`typer._click`), older typer those of the
@@ -70,9 +71,9 @@ def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...], tuple[
     """
     import importlib
 
-    usage: list[type] = []
-    exits: list[type] = []
-    aborts: list[type] = []
+    usage: list[type[BaseException]] = []
+    exits: list[type[BaseException]] = []
+    aborts: list[type[BaseException]] = []
     for name in ("typer._click.exceptions", "click.exceptions"):
         try:
             mod = importlib.import_module(name)
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         typer.secho("interrupted; nothing half-written was left in place", err=True)
         return 130
     except usage_errors as exc:  # usage errors: click's one-line message + usage, exit 2
-        exc.show()  # type: ignore[attr-defined]
+        exc.show()  # type: ignore[attr-defined]  # ClickException.show, found at run time
         return int(getattr(exc, "exit_code", 2))
     except exits as exc:
         return int(getattr(exc, "exit_code", 0) or 0)

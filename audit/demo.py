@@ -6,14 +6,37 @@ so later features add a step without touching the others.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from PIL import Image
+
 from audit import config
 from audit.atomic import write_text
 from audit.errors import ArtefactError, AuditError
+from audit.generate.sample import sample_to_dir
+from audit.generate.samples_layout import sample_images
+from audit.index import build_index, open_index
+from audit.provenance.ca import init_ca
+from audit.provenance.recover import recover_image
+from audit.provenance.stamp import ManifestOptions, read_generator, stamp_images
+from audit.provenance.verify import verify_image, verify_images
+from audit.removal import (
+    affected_models,
+    confirm_hits,
+    connect,
+    create_request,
+    erase,
+    is_tombstoned,
+    locate,
+    transition,
+    verify_log,
+    write_letter,
+)
+from audit.workspace import write_workspace
 
 #: Phrased like the reference set's captions (title, category, keywords), which is what the tiny CLIP learnt.
 SAMPLE_QUERIES = (
@@ -53,8 +76,6 @@ class DemoContext:
 
 def ensure_index(ctx: DemoContext, source: Path, out: Path) -> None:
     """Reuse `out` when its inputs are unchanged; the demo owns it, so rebuild it when they changed."""
-    from audit.index import build_index
-
     try:
         build_index(source, out, model=ctx.model, device=ctx.device)
     except ArtefactError as exc:
@@ -63,8 +84,6 @@ def ensure_index(ctx: DemoContext, source: Path, out: Path) -> None:
 
 
 def step_index(ctx: DemoContext) -> list[str]:
-    from audit.index import open_index
-
     ensure_index(ctx, ctx.dataset, ctx.index_dir)
     idx = open_index(ctx.index_dir)
     ctx.artefacts["index"] = ctx.index_dir
@@ -86,8 +105,6 @@ def _hits_table(hits) -> list[str]:
 
 
 def step_search(ctx: DemoContext) -> list[str]:
-    from audit.index import open_index
-
     idx = open_index(ctx.index_dir)
     lines = ["## Sample searches (text → training images)"]
     for q in SAMPLE_QUERIES:
@@ -108,8 +125,6 @@ def step_search(ctx: DemoContext) -> list[str]:
 
 def step_generate(ctx: DemoContext) -> list[str]:
     """Sample the shipped generator: memorised captions and novel ones."""
-    from audit.generate.sample import sample_to_dir
-
     out = ctx.out / "generated"
     res = sample_to_dir(config.GENERATOR_DIR, list(GENERATOR_PROMPTS), out, n=2, seed=ctx.seed, steps=25, device=ctx.device)
     ctx.artefacts["generated"] = out
@@ -143,10 +158,6 @@ def step_memorisation(ctx: DemoContext) -> list[str]:
 
 def step_provenance(ctx: DemoContext) -> list[str]:
     """Sign the samples with a local test CA, carrying their verdicts; verify them back."""
-    from audit.provenance.ca import init_ca
-    from audit.provenance.stamp import ManifestOptions, read_generator, stamp_images
-    from audit.provenance.verify import verify_images
-
     ca_dir = ctx.out / "ca"
     if not (ca_dir / "meta.json").is_file():
         init_ca(ca_dir)
@@ -168,15 +179,6 @@ def step_provenance(ctx: DemoContext) -> list[str]:
 def step_durable(ctx: DemoContext) -> list[str]:
     """Durable Content Credentials: a sample watermarked + stored as it is generated, its manifest stripped by a
     JPEG re-encode (what an upload does), then found again from the watermark alone."""
-    import shutil
-
-    from PIL import Image
-
-    from audit.generate.sample import sample_to_dir
-    from audit.generate.samples_layout import sample_images
-    from audit.provenance.recover import recover_image
-    from audit.provenance.verify import verify_image
-
     root = ctx.out / "durable"
     if root.exists():  # a fresh store each run: re-running gives the same result
         shutil.rmtree(root)
@@ -245,24 +247,7 @@ def step_removal(ctx: DemoContext) -> list[str]:
     manifest, files, index rebuild, tombstones), the generator trained on it is listed, and the hash-chained
     log is verified. Each run starts from a fresh copy, so re-running gives the same result.
     """
-    import shutil
-
     import matplotlib.cbook
-    from PIL import Image
-
-    from audit.index import build_index
-    from audit.removal import (
-        affected_models,
-        confirm_hits,
-        connect,
-        create_request,
-        erase,
-        is_tombstoned,
-        locate,
-        transition,
-        verify_log,
-        write_letter,
-    )
 
     root = ctx.out / "removal"
     if root.exists():
@@ -271,7 +256,7 @@ def step_removal(ctx: DemoContext) -> list[str]:
     shutil.copytree(ctx.out / "generator-train", root / "dataset")
     index_dir = build_index(root / "dataset", root / "index", model=ctx.model, device=ctx.device)
     photo = root / "subject_photo.jpg"  # what the subject sends: a smaller re-encode, not the training file
-    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:  # type: ignore[union-attr]
         img = Image.open(f).convert("RGB")
         img.resize((img.width // 2, img.height // 2)).save(photo, quality=80)
     name, key = DEMO_SUBJECT
@@ -339,8 +324,6 @@ def run_demo(
         sections += step(ctx) + [""]
         ctx.timings[name] = time.perf_counter() - t0
         log(f"[demo] {name} done in {ctx.timings[name]:.1f}s")
-    from audit.workspace import write_workspace
-
     workspace = write_workspace(out, name="demo")
     sections += ["## Review app workspace", f"- `{workspace}`: `audit app --workspace {out}` opens every page on "
                  "these artefacts", ""]

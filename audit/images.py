@@ -45,7 +45,8 @@ def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
     if img.mode in ("RGBA", "LA", "PA"):
         rgba = img.convert("RGBA")
-        if rgba.getextrema()[3][0] < 255:
+        extrema: tuple[tuple[int, int], ...] = rgba.getextrema()  # type: ignore[assignment]
+        if extrema[3][0] < 255:
             notes.append("alpha composited on white")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(background, rgba)
@@ -67,7 +68,7 @@ def load_image(source: str | Path | bytes) -> LoadedImage:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                img = Image.open(fp)
+                img: Image.Image = Image.open(fp)
                 if img.width * img.height > MAX_PIXELS:
                     raise ImageError(f"{name}: {img.width}x{img.height} is too large", "downscale it first")
                 notes: list[str] = []

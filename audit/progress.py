@@ -14,6 +14,8 @@ import sys
 import threading
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from tqdm import tqdm
+
 from audit import config
 
 T = TypeVar("T")
@@ -46,8 +48,6 @@ class _Bar:
         self.total, self.desc, self.n = total, desc, 0.0
         self._listeners = listeners
         self._lock = threading.Lock()
-        from tqdm import tqdm
-
         self._tqdm = tqdm(total=total, desc=desc, unit=unit, disable=not enabled(), dynamic_ncols=True, file=sys.stderr)
         self._emit()
 

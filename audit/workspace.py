@@ -154,7 +154,8 @@ def load_workspace(directory: str | Path) -> Workspace:
                          f"use {', '.join(PATH_FIELDS)}")
     defaults = default_paths()
     resolved = {f: _resolve(root, f, paths.get(f, defaults[f]), source) for f in PATH_FIELDS}
-    info = data.get("workspace") if isinstance(data.get("workspace"), dict) else {}
+    raw_info = data.get("workspace")
+    info: dict[str, object] = raw_info if isinstance(raw_info, dict) else {}
     name = str(info.get("name") or root.name)
     return Workspace(root=root, name=name, **resolved)  # type: ignore[arg-type]
 

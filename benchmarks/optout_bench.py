@@ -191,7 +191,7 @@ def main() -> None:
         stages[name] = (round(time.perf_counter() - t, 2), round(time.process_time() - c, 2))
         return out
 
-    u = stage("url_parsing", lambda: M._url_parts(manifest))
+    u = stage("url_parsing", lambda: M.url_parts(manifest))
     stage("url+prefix+domain", lambda: M._match_urls(u, reg))
     stage("sha256", lambda: M._match_sha(manifest, reg))
     stage("phash", lambda: M._match_phash(manifest, reg, 8))

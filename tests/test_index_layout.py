@@ -18,18 +18,9 @@ MODEL = "genaudit-tiny-clip@random:0"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from audit.dataset.ingest import ingest
-    from audit.index import build_index
-
-    root = tmp_path_factory.mktemp("layout")
-    src = root / "src"
-    src.mkdir()
-    for name in ("oc_lemon.png", "astronaut.jpg", "oc_home0.png", "oc_cartoon_tree_01.png"):
-        shutil.copyfile(IMAGES / name, src / name)
-    ingest(src, root / "ds")
-    return build_index(root / "ds", root / "index", model=MODEL)
+@pytest.fixture()
+def index_dir(tiny_index: Path) -> Path:
+    return tiny_index
 
 
 def test_change_token_moves_on_rebuild_and_on_denylist_separately(index_dir: Path, tmp_path: Path) -> None:

@@ -201,7 +201,7 @@ def test_other_inputs_need_overwrite_and_interrupted_build_keeps_old(built, tmp_
 
     # the re-run resumes from the finished embedding chunks: no image is embedded again
     monkeypatch.undo()
-    monkeypatch.setattr(b, "_embed_chunk", boom)
+    monkeypatch.setattr(b, "embed_chunk", boom)
     res = b.build_index_report(dataset, copy, model=MODEL, overwrite=True)
     assert not res.up_to_date and res.meta["count"] == old["count"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index"]

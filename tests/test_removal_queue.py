@@ -184,7 +184,7 @@ def test_close_answered_after_retention(db, capsys):
     rejected = create_request(conn, "Rejected Person", "rej@example.org")
     transition(conn, rejected.id, "rejected", reason="identity not proven")
     still_open = create_request(conn, "Open Person", "open@example.org")
-    from audit.removal.minimise import close_answered
+    from audit.removal.retention import close_answered
 
     assert close_answered(conn, 30) == []  # answered just now: kept for the retention period
     assert close_answered(conn, 30, now=time.time() + 31 * 86400) == [rejected.id]

@@ -39,7 +39,8 @@ registry = st.text_input("Opt-out registry", value=str(ws.registry), key="optout
 
 mode = st.radio("Look up", ["Artist name", "Source URL", "Image"], horizontal=True, key="optout_mode")
 hits = None
-name, alias_list = "", ()
+name = ""
+alias_list: tuple[str, ...] = ()
 try:
     if mode == "Artist name":
         name = st.text_input("Artist name", placeholder="Claude Monet", key="optout_artist")

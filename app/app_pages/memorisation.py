@@ -21,7 +21,7 @@ def _clean(value: object) -> str:
     """'' for None/NA/NaN (pandas gives NA for images without a decision), else the value as text."""
     import pandas as pd
 
-    return "" if value is None or pd.isna(value) else str(value)  # type: ignore[call-overload]
+    return "" if value is None or pd.isna(value) else str(value)
 
 
 st.title("Memorisation review")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import app_common
 import app_display
 import streamlit as st
+from PIL import Image
 
 from audit.errors import AuditError
 from audit.images import load_upload
@@ -19,7 +20,7 @@ st.caption(f"{status.summary} · `{status.path}`")
 mode = st.radio("Query by", ["Text", "Image"], horizontal=True, key="search_mode")
 k = st.slider("Results", min_value=1, max_value=50, value=12, key="search_k")
 
-query = None
+query: str | Image.Image | None = None
 text_mode = None
 if mode == "Text":
     modes = ["hybrid", "clip", "keyword"] if index.captions is not None else ["clip"]
@@ -37,11 +38,12 @@ else:
     upload = st.file_uploader("Upload an image", type=list(app_display.UPLOAD_TYPES), key="search_upload")
     if upload is not None:
         try:
-            query = load_upload(upload.getvalue(), upload.name)
+            image = load_upload(upload.getvalue(), upload.name)
+            query = image
         except AuditError as exc:
             st.error(app_display.format_error(exc))
             st.stop()
-        st.image(query, caption=f"query: {upload.name}", width=192)
+        st.image(image, caption=f"query: {upload.name}", width=192)
 
 if query is None:
     st.caption("Type a description or upload an image to find the closest training images.")

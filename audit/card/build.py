@@ -19,8 +19,10 @@ from audit.card.inputs import check_registry, check_requests, is_sqlite
 from audit.card.prompts import LIMITS, load_prompts
 from audit.errors import InputError
 from audit.index import layout
+from audit.index.cache import cached_index
 from audit.index.hamming import near_pairs, plan_self
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths
+from audit.removal import confirmed_keys, connect, list_requests, load_tombstones
 
 TOP_AUTHORS = 15
 SHOWN_KEYS = 10
@@ -172,8 +174,6 @@ def _optout(df: pd.DataFrame, registry: str | Path) -> dict[str, Any]:
 def _removal_db(df: pd.DataFrame, db: Path) -> dict[str, Any]:
     """Rows of a removal-request DB (audit.removal): tombstoned images still present (sha256, or pHash within
     the tombstone distance) and rows confirmed as hits of any request (pending or done)."""
-    from audit.removal import confirmed_keys, connect, list_requests, load_tombstones
-
     conn = connect(db)
     try:
         tomb = load_tombstones(conn)
@@ -213,7 +213,6 @@ def _removal(df: pd.DataFrame, requests: str | Path) -> dict[str, Any]:
 
 def _concepts(index_dir: Path, prompts: dict[str, list[str]]) -> tuple[list[dict], str]:
     from audit.card.concepts import concept_coverage
-    from audit.index.cache import cached_index
 
     idx = cached_index(index_dir)
     vectors = layout.open_vectors(index_dir)
@@ -273,6 +272,7 @@ def _read_rows(src: Path, index_dir: Path | None, warnings: list[str]) -> _Rows:
     idx_table = layout.read_ids(index_dir) if index_dir is not None else None
     from_index = src == index_dir
     if from_index:
+        assert index_dir is not None and idx_table is not None  # src == index_dir
         ds = layout.dataset_dir(index_dir)
         if manifest_path(ds).is_file():
             df = read_manifest(ds)
@@ -285,7 +285,7 @@ def _read_rows(src: Path, index_dir: Path | None, warnings: list[str]) -> _Rows:
         mpath = manifest_path(src)
         df = read_manifest(mpath)
         dataset_dir = mpath.parent
-    if idx_table is not None and (msg := _index_disagreement(df, idx_table, index_dir)):
+    if idx_table is not None and index_dir is not None and (msg := _index_disagreement(df, idx_table, index_dir)):
         warnings.append(msg)
     if len(df) == 0:
         warnings.append("the manifest has no rows: nothing to describe")
@@ -361,7 +361,7 @@ def build_card(source: str | Path, *, index: str | Path | None = None, registry:
 
     return DatasetCard(
         title=title or (dataset_dir.name if not rows.from_index
-                        else f"{dataset_dir.name} (read through its index {index_dir.name}/)"),
+                        else f"{dataset_dir.name} (read through its index {Path(str(index_dir)).name}/)"),
         input=str(src), input_kind="index" if rows.from_index else "manifest",
         dataset_dir=str(dataset_dir), index_dir=str(index_dir) if index_dir else None, rows=n,
         columns=[str(c) for c in df.columns], manifest_hash=manifest_hash(df), keys=keys,

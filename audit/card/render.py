@@ -11,7 +11,10 @@ from html import escape
 from pathlib import Path
 from typing import Any, Sequence
 
+from audit.atomic import atomic_dir, write_json, write_text
 from audit.card.build import CardComparison, DatasetCard
+from audit.images import fit_within, load_rgb
+from audit.meta import make_meta, write_meta
 
 STRIP_CLUSTERS = 6
 STRIP_IMAGES = 8
@@ -64,8 +67,6 @@ def histogram(values: Sequence[float], title: str, xlabel: str) -> str:
 
 def strip(members: Sequence[dict], title: str) -> str:
     """One row of thumbnails (matplotlib figure) for a duplicate cluster or a concept."""
-    from audit.images import fit_within, load_rgb
-
     plt = _plt()
     members = list(members)[:STRIP_IMAGES]
     fig, axes = plt.subplots(1, max(len(members), 1), figsize=(1.4 * max(len(members), 1), 1.7), squeeze=False)
@@ -205,9 +206,6 @@ def render_html(card: DatasetCard, comparison: CardComparison | None = None) -> 
 
 def write_card(card: DatasetCard, out: str | Path, comparison: CardComparison | None = None) -> Path:
     """Write card.html, card.json and meta.json into `out` (replaced whole, atomically)."""
-    from audit.atomic import atomic_dir, write_json, write_text
-    from audit.meta import make_meta, write_meta
-
     out = Path(out)
     data = {"card": card.to_dict()}
     if comparison is not None:

@@ -96,7 +96,7 @@ def caption_language(text: object) -> str:
     if not _LATIN.search(t):
         return "other script"
     words = [w.lower() for w in _WORD.findall(t)]
-    votes = Counter()
+    votes: Counter[str] = Counter()
     for lang, stop in _STOPWORDS.items():
         sw = set(stop)
         votes[lang] = sum(w in sw for w in words)
@@ -167,7 +167,7 @@ def parse_hashes(values: Iterable[object]) -> tuple[np.ndarray, np.ndarray]:
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             continue
         try:
-            out[i] = np.uint64(int(v, 16) if isinstance(v, str) else int(v))
+            out[i] = np.uint64(int(v, 16) if isinstance(v, str) else int(v))  # type: ignore[call-overload]
             ok[i] = True
         except (ValueError, OverflowError):
             continue

@@ -242,6 +242,7 @@ def ingest(src: str | Path, out: str | Path, *, max_side: int = 512, keep_duplic
                 w.skip(it.rel, exc.message.split(": ", 1)[-1])
                 continue
             caption = it.caption or clean_title(Path(it.rel).stem)
+            assert it.key is not None  # _keys gave every item one
             w.add(it.key, loaded.image, caption=caption, author=it.author, license=it.license,
                   source=f"file:{it.rel}", url=it.url, content_sha256=hashes[it.rel], origin=it.rel,
                   notes=loaded.notes, original_path=it.rel, original_width=loaded.image.width,

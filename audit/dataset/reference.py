@@ -10,7 +10,9 @@ Sources:
 
 from __future__ import annotations
 
+import importlib.util
 import random
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from importlib import metadata
@@ -62,8 +64,6 @@ PEOPLE = (
 
 
 def _slug(text: str) -> str:
-    import re
-
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
@@ -148,8 +148,6 @@ def is_blank(img: Image.Image, tolerance: float = 2.0) -> bool:
 
 def wallpaper_title(name: str) -> str:
     """'Elephants_3840x2160.jpg' -> 'elephants'; 'Fossa_by_Jasper_Roks.jpg' -> 'fossa'."""
-    import re
-
     stem = Path(name).stem
     stem = re.sub(r"_by_.*$", "", stem)
     stem = re.sub(r"[_-]?\d{3,5}x\d{3,5}$", "", stem)
@@ -197,8 +195,6 @@ def add_wallpapers(w: DatasetWriter, pkg: debian.DebPackage) -> None:
 
 # ---------------------------------------------------------------- people
 def person_file(p: PersonPhoto) -> Path:
-    import importlib.util
-
     spec = importlib.util.find_spec(p.module)
     if spec is None or spec.origin is None:
         raise InputError(f"Python package {p.dist} is not installed", f"pip install {p.dist}")

@@ -11,6 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -157,7 +158,8 @@ def render_svg(path: Path, size: int = 512, margin: float = 0.04) -> Image.Image
         raise ImageError(f"{path}: cannot read ({exc})") from None
     text = _px_sizes(text)
     png = None
-    for attempt in (dict(width=size), dict(height=size)):
+    attempts: tuple[dict[str, Any], ...] = (dict(width=size), dict(height=size))
+    for attempt in attempts:
         try:
             png = resvg_py.svg_to_bytes(svg_string=text, resources_dir=str(path.parent), **attempt)
         except BaseException as exc:  # resvg raises ValueError; pyo3 panics are BaseException

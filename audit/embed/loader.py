@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from audit import config
+from audit.embed.embedder import Embedder
 from audit.errors import ModelError
+from audit.meta import sha256_file
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 WEIGHTS_NAME = "model.pt"
@@ -104,9 +106,6 @@ def _sha256_text(text: str) -> str:
 
 def _from_checkpoint(path: Path, device: str, name: str | None = None):
     """A weights file, config name from meta.json beside it (default: the tiny CLIP config)."""
-    from audit.embed.embedder import Embedder
-    from audit.meta import sha256_file
-
     meta_path = path.parent / "meta.json"
     arch = config.DEFAULT_MODEL
     if meta_path.is_file():
@@ -176,9 +175,6 @@ def _cached_hub_file(arch: str, tag: str) -> str | None:
 
 
 def _from_hub(arch: str, tag: str, device: str):
-    from audit.embed.embedder import Embedder
-    from audit.meta import sha256_file
-
     _check_arch(arch)
     path = _cached_hub_file(arch, tag)
     if path is None:
@@ -206,8 +202,6 @@ def _from_hub(arch: str, tag: str, device: str):
 
 
 def _random(arch: str, seed: int, device: str):
-    from audit.embed.embedder import Embedder
-
     _check_arch(arch)
     model, preprocess, tokenizer = _build(arch, device, seed)
     name = f"{arch}@random:{seed}"

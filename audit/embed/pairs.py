@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from audit.atomic import atomic_path
 from audit.errors import ImageError, InputError
 from audit.images import load_rgb
 from audit.progress import bar
@@ -118,8 +119,6 @@ def preload_pixels(
             pbar.update(1)
     pbar.close()
     if cache is not None:
-        from audit.atomic import atomic_path
-
         with atomic_path(cache, ".npz") as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, pixels=pixels, ok=ok)

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from audit.atomic import atomic_path
-from audit.embed import TINY_CLIP
+from audit.embed import TINY_CLIP, load_embedder
+from audit.embed.loader import _build
 from audit.embed.pairs import HELDOUT_PERCENT, CaptionedSet, load_captioned, preload_pixels
 from audit.errors import ArtefactError, InputError, ModelError
 from audit.meta import make_meta, sha256_file, write_meta
@@ -137,7 +138,8 @@ def contrastive_loss(model, pixels, tokens, captions: list[str]):
 
 
 def _param_groups(model, weight_decay: float):
-    decay, no_decay = [], []
+    decay: list[Any] = []
+    no_decay: list[Any] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
@@ -187,7 +189,6 @@ def _write_weights(model, out: Path) -> Path:
 
 
 def _evaluate(model_ref: str, sets: list[Path], limit: int | None, device: str) -> dict[str, dict[str, Any]]:
-    from audit.embed import load_embedder
     from audit.embed.evaluate import evaluate_dataset
 
     emb = load_embedder(model_ref, device=device)
@@ -260,7 +261,8 @@ def _finished_result(out: Path, state: dict | None, run: _ClipRun, run_key: str)
 
 def _decode_train_images(sets: list[CaptionedSet], src: int, cache_dir: Path) -> tuple[np.ndarray, list[str]]:
     """Every decodable training image once (cached per dataset) at `src` px, and its caption."""
-    pix_parts, captions = [], []
+    pix_parts: list[np.ndarray] = []
+    captions: list[str] = []
     for s in sets:
         cache = cache_dir / f"{s.name}-{s.manifest_hash[:16]}-train-{src}.npz"
         pixels, ok = preload_pixels(s.paths, src, cache=cache, desc=f"decoding {s.name}")
@@ -277,7 +279,7 @@ def _train_loop(cfg: ClipTrainSettings, run: _ClipRun, model, opt, tokenizer, pi
     import torch
 
     n, batch = len(captions), min(cfg.batch, len(captions))
-    total = run.target_steps if run.target_steps is not None else int(run.budget_s)
+    total = run.target_steps if run.target_steps is not None else int(run.budget_s or 0)
     pbar = bar(total, "training tiny CLIP", unit="step" if run.target_steps is not None else "s")
     pbar.update(run.step if run.target_steps is not None else int(run.elapsed))
     last_ckpt = time.monotonic()
@@ -375,8 +377,6 @@ def _write_model(cfg: ClipTrainSettings, run: _ClipRun, model, out: Path, run_ke
 def train_tiny(cfg: ClipTrainSettings) -> ClipTrainResult:
     """Train (or resume) the tiny CLIP on the datasets' train splits; write model.pt + meta.json to cfg.out."""
     import torch
-
-    from audit.embed.loader import _build
 
     _check_settings(cfg)
     if cfg.threads:

@@ -21,6 +21,7 @@ from audit.errors import InputError
 from audit.experiments import measure
 from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, pick_real_items, real_keys_in
+from audit.index import build_index
 from audit.meta import make_meta, read_meta, weights_sha256, write_meta
 
 WHY_ONE_MODEL = ("one model for all levels: every level gets the same training budget, seed and sampler, so "
@@ -64,8 +65,6 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 
 def run_duplication(s: DuplicationSettings) -> dict:
     """Run the whole experiment into s.out; returns summary.json's content."""
-    from audit.index import build_index
-
     if s.steps is None and s.minutes is None:
         raise InputError("give --steps N or --minutes M", "e.g. --steps 3000")
     if s.items < 1 or s.n < 1:

@@ -24,6 +24,7 @@ from audit.errors import InputError
 from audit.experiments import measure
 from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, real_keys_in, rows_for_keys
+from audit.index import build_index
 from audit.meta import make_meta, write_meta
 
 ARMS = ("before", "after")
@@ -51,8 +52,6 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 
 def run_erasure(s: ErasureSettings) -> dict:
     """Train before/after, sample the prompts, scan against the erased items; returns summary.json's content."""
-    from audit.index import build_index
-
     measure.check_budget(s.steps, s.minutes)
     keys = list(dict.fromkeys(str(k) for k in s.keys))
     if not keys or not s.prompts:

@@ -8,14 +8,24 @@ Per-sample scores tie each generation to the item whose caption produced it:
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from audit.errors import InputError
+from audit.generate.measure import image_distances
+from audit.generate.sample import sample_to_dir
+from audit.generate.samples_layout import read_samples_table
+from audit.images import load_rgb
+from audit.index import open_index
+from audit.meta import read_meta, weights_sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +64,6 @@ def train_model(dataset: Path, out: Path, *, duplicates: dict[str, int], exclude
 
 def arm_record(res, model_dir: Path) -> dict:
     """What a summary states about one trained arm (from its GeneratorTrainResult and model meta.json)."""
-    from audit.meta import read_meta, weights_sha256
-
     mm = read_meta(model_dir)
     return {"train_steps": res.step, "train_seconds": round(res.seconds, 1),
             "excluded_keys": mm["training"]["excluded_keys"], "duplication": mm["training"]["duplication"],
@@ -65,8 +73,6 @@ def arm_record(res, model_dir: Path) -> dict:
 def sample_and_scan(model: Path, prompts: list[str], work: Path, *, n: int, seed: int, sample_steps: int,
                     index_dir: Path, baseline_sample: int) -> tuple[pd.DataFrame, dict]:
     """Sample every prompt n times into work/samples, scan them into work/scan; samples joined with matches."""
-    from audit.generate.sample import sample_to_dir
-    from audit.generate.samples_layout import read_samples_table
     from audit.memorisation.run import scan_folder
 
     samples_dir, scan_dir = work / "samples", work / "scan"
@@ -88,7 +94,6 @@ def sample_and_scan(model: Path, prompts: list[str], work: Path, *, n: int, seed
 def item_pixels(dataset: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
     """Training pixels (32 px, uint8 HxWx3) of `keys`, exactly as the generator saw them."""
     from audit.generate.data import square_pixels
-    from audit.images import load_rgb
     from audit.records import read_manifest, resolve_paths
 
     df = read_manifest(dataset)
@@ -102,10 +107,6 @@ def item_pixels(dataset: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
 
 def nearest_items(paths: Sequence[str], dataset: Path, keys: Sequence[str]) -> list[str]:
     """For each generated image, the item of `keys` closest in pixels (RMS at 32 px)."""
-    from PIL import Image
-
-    from audit.generate.measure import image_distances
-
     pix = item_pixels(dataset, keys)
     out = []
     for path in paths:
@@ -116,11 +117,6 @@ def nearest_items(paths: Sequence[str], dataset: Path, keys: Sequence[str]) -> l
 
 def add_item_scores(df: pd.DataFrame, dataset: Path, index_dir: Path) -> pd.DataFrame:
     """Add copy_of_item, rms, ssim, clip_cosine (to the sample's own item, column `item_key`)."""
-    from PIL import Image
-
-    from audit.generate.measure import image_distances
-    from audit.images import load_rgb
-    from audit.index import open_index
     from audit.records import read_manifest, resolve_paths
 
     keys = list(dict.fromkeys(df["item_key"]))
@@ -147,9 +143,6 @@ def add_item_scores(df: pd.DataFrame, dataset: Path, index_dir: Path) -> pd.Data
 def plot_png_b64(x: Sequence, series: dict[str, Sequence[float]], *, xlabel: str, ylabel: str, title: str,
                  logx: bool = False, bars: bool = False) -> str:
     """A small matplotlib chart as base64 PNG (Agg backend, no display needed)."""
-    import base64
-    import io
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -180,8 +173,6 @@ def plot_png_b64(x: Sequence, series: dict[str, Sequence[float]], *, xlabel: str
 
 def html_page(title: str, intro: str, table: pd.DataFrame, plots: Sequence[str], notes: Sequence[str]) -> str:
     """Self-contained report: intro, results table, embedded plots, notes (all text escaped)."""
-    import html
-
     imgs = "".join(f'<img alt="plot" src="data:image/png;base64,{p}">' for p in plots)
     li = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -21,6 +21,7 @@ from audit.errors import InputError
 from audit.experiments import measure
 from audit.experiments.measure import RunSettings
 from audit.experiments.trainset import build_experiment_set, pick_real_items, real_keys_in
+from audit.index import build_index
 from audit.meta import make_meta, write_meta
 
 ARMS = ("with_artist", "without_artist")
@@ -53,8 +54,6 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
 
 def run_optout(s: OptoutSettings) -> dict:
     """Train both arms, sample the artist's captions, scan, compare; returns summary.json's content."""
-    from audit.index import build_index
-
     measure.check_budget(s.steps, s.minutes)
     if s.works < 1 or s.n < 1 or s.duplicate < 1:
         raise InputError("--works, --n and --duplicate must be at least 1")

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import InputError
+from audit.images import load_rgb
 from audit.records import read_manifest, resolve_paths
 
 #: Stored side of every training image: twice the 32 px training resolution keeps the index useful.
@@ -62,7 +63,6 @@ def build_experiment_set(out: str | Path, real: pd.DataFrame, synthetic: int, se
     """
     from audit.dataset.store import check_out_dir, inputs_sha256, up_to_date, write_dataset
     from audit.dataset.synthetic import AUTHOR, COLORS, LICENSE, caption, draw_shape, sample_specs
-    from audit.images import load_rgb
 
     out = Path(out)
     if synthetic < 0:

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from audit.errors import InputError, ManifestError
 from audit.images import load_rgb
@@ -39,8 +40,6 @@ def parse_duplicates(specs: Sequence[str]) -> dict[str, int]:
 
 def square_pixels(img, resolution: int) -> np.ndarray:
     """Centre-crop to a square, resize, scale to [-1, 1]; (3, R, R) float32."""
-    from PIL import Image
-
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
     img = img.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.Resampling.BICUBIC)

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from audit.errors import InputError
+from audit.generate.pipeline import load_pipeline
 from audit.memorisation.verdict import KNOWN_ITEM_COPY_RMS
 from audit.similarity import ssim
 
@@ -63,7 +64,6 @@ def measure_memorisation(
     guidance: float = 3.0,
 ) -> MemorisationReport:
     from audit.generate.data import build_training_set
-    from audit.generate.pipeline import load_pipeline
 
     pipe = load_pipeline(model_dir)
     training = pipe.meta.get("training", {})

@@ -10,10 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from audit.errors import InputError
+import numpy as np
+from PIL import Image
+
+from audit.errors import ArtefactError, InputError
 from audit.generate import store
 from audit.generate.models import build_unet
 from audit.generate.schedule import sampling_scheduler
+from audit.generate.text import TextConditioner
+from audit.meta import sha256_file, weights_sha256
+from audit.progress import bar
 
 
 @dataclass
@@ -47,11 +53,7 @@ class GeneratorPipeline:
         progress: bool = False,
     ) -> list:
         """One image per prompt (repeat a prompt for several); returns PIL RGB images."""
-        import numpy as np
         import torch
-        from PIL import Image
-
-        from audit.progress import bar
 
         prompts = [str(p) for p in prompts]
         n_train = int(self.schedule["num_train_timesteps"])
@@ -102,10 +104,6 @@ class GeneratorPipeline:
 
 def load_pipeline(model_dir: str | Path, device: str = "cpu") -> GeneratorPipeline:
     """Load a generator dir (checked: kind, format version, files) with its recorded text encoder."""
-
-    from audit.errors import ArtefactError
-    from audit.generate.text import TextConditioner
-    from audit.meta import sha256_file, weights_sha256
 
     model_dir = Path(model_dir)
     meta = store.check_model_dir(model_dir)

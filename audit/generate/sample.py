@@ -4,12 +4,19 @@ The directory's layout and its readers belong to audit.generate.samples_layout."
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+from audit.atomic import atomic_dir
 from audit.errors import ArtefactError, InputError
 from audit.generate import samples_layout
+from audit.generate.pipeline import load_pipeline
+from audit.meta import make_meta, write_meta
+from audit.provenance.assertions import ImageFacts, ManifestOptions, read_generator
+from audit.provenance.durable import upscale_for_mark
+from audit.provenance.stamp import Stamper
 
 
 def read_prompts_file(path: str | Path) -> list[str]:
@@ -58,13 +65,7 @@ def sample_to_dir(
     ca: str | Path | None = None,
 ) -> SampleResult:
     """n images per prompt; image i of each prompt uses seed+i. Replaces an earlier samples dir whole."""
-    import time
-
     import pandas as pd
-
-    from audit.atomic import atomic_dir
-    from audit.generate.pipeline import load_pipeline
-    from audit.meta import make_meta, write_meta
 
     if n < 1:
         raise InputError(f"--n {n} must be at least 1")
@@ -84,15 +85,14 @@ def sample_to_dir(
         for j, (img, prompt, s) in enumerate(zip(images, flat, seeds)):
             p_idx, i = divmod(j, n)
             name = samples_layout.image_name(p_idx, i)
-            edits, native = (), img.size
+            edits: tuple[Any, ...] = ()
+            native = img.size
             if durable:  # below the watermark's minimum size: Lanczos-upscale, recorded as c2pa.resized
-                from audit.provenance.durable import upscale_for_mark
 
                 img, action = upscale_for_mark(img, name)
                 edits = () if action is None else (action,)
             img.save(tmp / name)
             if stamper is not None:  # C2PA-sign each sample inside the temp dir, before it is published
-                from audit.provenance.assertions import ImageFacts
 
                 stamper.stamp(tmp / name, tmp / name, ImageFacts(prompt=prompt, seed=s, edits=edits), overwrite=True)
             rows.append({"path": name, "prompt": prompt, "seed": s, "index": i, "prompt_index": p_idx,
@@ -115,7 +115,5 @@ def _stamper(model_dir, stamp: bool, durable: bool, store, ca):
         raise InputError("--durable needs --stamp")
     if not stamp:
         return None
-    from audit.provenance.assertions import ManifestOptions, read_generator
-    from audit.provenance.stamp import Stamper
 
     return Stamper(ca, options=ManifestOptions(generator=read_generator(model_dir)), durable=durable, store=store)

@@ -36,7 +36,7 @@ def _references() -> list[tuple[str, np.ndarray, str, str, str]]:
     import matplotlib.cbook
     import skimage.data
 
-    hopper = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")))
+    hopper = np.asarray(Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")))  # type: ignore[arg-type]
     return [
         ("ref_astronaut", skimage.data.astronaut(), "a photo of the astronaut eileen collins", "NASA", "public domain"),
         ("ref_coffee", skimage.data.coffee(), "a cup of coffee on a saucer", "Rachel Michetti", "CC0"),

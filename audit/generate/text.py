@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from audit.embed import load_embedder
 from audit.errors import InputError, ModelError
 
 #: Tokens a tokenizer might use for "unknown word" (open_clip SimpleTokenizer has none; HF/word-level ones do).
@@ -33,8 +34,6 @@ class TextConditioner:
     """Wraps `audit.embed.load_embedder(name)`; encodes prompts to (N, context, width) float32 tensors."""
 
     def __init__(self, name: str, device: str = "cpu", expected_weights_sha256: str | None = None):
-        from audit.embed import load_embedder
-
         self.embedder = load_embedder(name, device=device)
         self.device = device
         self.name: str = self.embedder.name

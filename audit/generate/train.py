@@ -16,11 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audit.config import TINY_CLIP_DIR
 from audit.errors import ArtefactError, AuditError, InputError
 from audit.generate import store
 from audit.generate.data import build_training_set
 from audit.generate.models import build_unet, check_resolution, count_params, unet_config
 from audit.generate.schedule import DEFAULT_SCHEDULE, training_scheduler
+from audit.generate.text import TextConditioner
 from audit.meta import make_meta
 from audit.progress import bar
 
@@ -34,8 +36,6 @@ class TrainingError(AuditError):
 
 def default_clip() -> str:
     """The trained tiny CLIP when shipped, else its random-init twin (recorded in meta.json either way)."""
-    from audit.config import TINY_CLIP_DIR
-
     return "genaudit-tiny-clip" if (TINY_CLIP_DIR / "model.pt").is_file() else FALLBACK_CLIP
 
 
@@ -248,8 +248,6 @@ def _update(run: _Run, settings: GeneratorTrainSettings, loss) -> None:
 
 def train(settings: GeneratorTrainSettings) -> GeneratorTrainResult:
     """Train (or resume) a generator into settings.out; returns when steps/minutes are used up."""
-    from audit.generate.text import TextConditioner
-
     _check_settings(settings)
     out = Path(settings.out)
     _prepare_out(out)

@@ -11,8 +11,9 @@ The names below are resolved on first use (PEP 562), so importing a light submod
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from audit.lazy import lazy_exports
 
 _EXPORTS = {
     "build_index": "audit.index.build",
@@ -24,16 +25,9 @@ _EXPORTS = {
     "open_index": "audit.index.search",
 }
 __all__ = list(_EXPORTS)
+__getattr__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 if TYPE_CHECKING:
     from audit.index.build import build_index  # noqa: F401  (lazy re-exports for type checkers)
     from audit.index.denylist import add_to_denylist, read_denylist  # noqa: F401
     from audit.index.search import SearchHit, SearchIndex, hits_frame, open_index  # noqa: F401
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'audit.index' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value

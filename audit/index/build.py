@@ -8,6 +8,7 @@ Rows of every file are in ascending id order (ids are key hashes).
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 
 from audit import perceptual
 from audit.atomic import atomic_dir, atomic_path
+from audit.embed import load_embedder
 from audit.errors import ArtefactError, ImageError, InputError
 from audit.images import load_rgb
 from audit.index.captions import CAPTIONS_NAME, write_caption_index
@@ -33,7 +35,7 @@ from audit.index.layout import (
     read_index_meta,
 )
 from audit.index.vectors import build_faiss, key_ids, resolve_factory, save_faiss
-from audit.meta import META_NAME, make_meta, recorded, write_meta
+from audit.meta import META_NAME, make_meta, recorded, sha256_strings, write_meta
 from audit.progress import bar
 from audit.records import MANIFEST_NAME, manifest_hash, read_manifest, resolve_paths
 
@@ -65,7 +67,7 @@ def _same_inputs(meta: dict[str, Any], want: dict[str, Any]) -> bool:
     return all(recorded(meta, k) == v for k, v in want.items())  # recorded: indices written before a key rename
 
 
-def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
+def check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     """True when `out` already holds an index built from the same inputs (the build is then a no-op)."""
     if not out.exists():
         return False
@@ -76,8 +78,6 @@ def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
         return False
     meta = None
     if META_NAME in names:
-        import json
-
         try:
             meta = json.loads((out / META_NAME).read_text(encoding="utf-8"))
         except (ValueError, OSError):
@@ -86,7 +86,7 @@ def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     if not is_index:
         raise ArtefactError(f"{out} is not empty and is not an index", "choose an empty or new --out directory")
     complete = meta is not None and all(n in names for n in BUILD_FILES)
-    if complete and not overwrite and _same_inputs(meta, want):
+    if complete and not overwrite and meta is not None and _same_inputs(meta, want):
         return True
     if not overwrite:
         why = "is incomplete" if not complete else "was built from other inputs (manifest, model or factory)"
@@ -94,7 +94,7 @@ def _check_out(out: Path, want: dict[str, Any], overwrite: bool) -> bool:
     return False
 
 
-def _embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.ndarray]:
+def embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.ndarray]:
     """Decode, hash and embed one chunk of rows; unreadable images are marked not kept, with the reason."""
     n = len(paths)
     out = {"vectors": np.zeros((n, emb.dim), np.float32), "kept": np.zeros(n, bool),
@@ -121,8 +121,6 @@ def _embed_chunk(emb, paths: list[Path], tick=lambda n: None) -> dict[str, np.nd
 
 def work_dir(out: Path, want: dict[str, Any]) -> Path:
     """Where finished embedding chunks wait, so an interrupted build resumes (deleted after success)."""
-    from audit.meta import sha256_strings
-
     tag = sha256_strings([want["manifest_hash"], want["weights_sha256"], want["dataset_dir"]])[:12]
     return out.parent / f".{out.name}.work-{tag}"
 
@@ -148,9 +146,9 @@ def _embed_rows(emb, paths: list[Path], rel_paths: list[str], out_vectors: np.nd
                     part = None  # damaged chunk: redo it
             if part is None:
                 fresh = True
-                part = _embed_chunk(emb, paths[start:stop], pb.update)
+                part = embed_chunk(emb, paths[start:stop], pb.update)
                 with atomic_path(path, ".npz") as tmp, open(tmp, "wb") as f:
-                    np.savez(f, **part)
+                    np.savez(f, **part)  # type: ignore[arg-type]
             out_vectors[start:stop] = part["vectors"]
             kept[start:stop], ph[start:stop], dh[start:stop] = part["kept"], part["phash"], part["dhash"]
             skipped += [{"path": rel_paths[start + i], "reason": str(part["reason"][i])}
@@ -239,8 +237,6 @@ def build_index(source: str | Path, out: str | Path, model: str | None = None, f
 def build_index_report(source: str | Path, out: str | Path, model: str | None = None, factory: str | None = None,
                        device: str = "cpu", overwrite: bool = False) -> IndexBuild:
     """`build_index`, also saying whether anything was rebuilt (for the CLI and the app)."""
-    from audit.embed import load_embedder
-
     out = Path(out)
     dataset_dir, mpath = resolve_source(source, out)
     df = read_manifest(mpath)
@@ -253,7 +249,7 @@ def build_index_report(source: str | Path, out: str | Path, model: str | None = 
         "factory_requested": factory,
         "dataset_dir": str(dataset_dir.resolve()),
     }
-    if _check_out(out, want, overwrite):
+    if check_out(out, want, overwrite):
         added = not (out / CAPTIONS_NAME).is_file()
         if added:
             write_captions(out)

@@ -16,7 +16,9 @@ import pandas as pd
 
 from audit.atomic import atomic_path
 from audit.errors import ArtefactError
+from audit.index.captions import CAPTIONS_NAME, drop_ids
 from audit.index.layout import DENYLIST_NAME
+from audit.index.vectors import key_ids
 
 COLUMNS = ("key", "reason", "added_unix")
 
@@ -62,9 +64,6 @@ def add_to_denylist(index_dir: str | Path, keys: Iterable[str], reason: str = ""
 
 def _drop_captions(index_dir: Path, keys: Iterable[str]) -> None:
     """Delete the keys' rows from the caption index (after the denylist is written: queries filter them anyway)."""
-    from audit.index.captions import CAPTIONS_NAME, drop_ids
-    from audit.index.vectors import key_ids
-
     keys = list(keys)
     if keys and (index_dir / CAPTIONS_NAME).is_file():
         drop_ids(index_dir / CAPTIONS_NAME, key_ids(keys).tolist())

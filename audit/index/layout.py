@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from audit.errors import ArtefactError
-from audit.meta import META_NAME
+from audit.meta import META_NAME, read_meta
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -81,8 +83,6 @@ def is_index_dir(path: str | Path) -> bool:
     """True for a directory whose meta.json says kind="index" (files not checked: see `missing_files`).
 
     An unreadable meta.json is an ArtefactError, not False: the user should hear that the file is damaged."""
-    from audit.meta import read_meta
-
     p = Path(path)
     if not (p.is_dir() and (p / META_NAME).is_file()):
         return False
@@ -91,8 +91,6 @@ def is_index_dir(path: str | Path) -> bool:
 
 def read_index_meta(index_dir: str | Path) -> dict[str, Any]:
     """meta.json of an index dir; ArtefactError when missing, unreadable or of another kind."""
-    from audit.meta import read_meta
-
     return read_meta(index_dir, kind=KIND)
 
 
@@ -141,8 +139,6 @@ def read_hashes(index_dir: str | Path, columns: list[str] | None = None) -> "pd.
 
 def open_vectors(index_dir: str | Path) -> "np.ndarray":
     """vectors.npy memory-mapped read-only (rows in id order, L2-normalised float32)."""
-    import numpy as np
-
     path = Path(index_dir) / VECTORS_NAME
     if not path.is_file():
         raise ArtefactError(f"{path} is missing", REBUILD_HINT)

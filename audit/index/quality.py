@@ -11,6 +11,8 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
+from audit import config
+
 QUALITY_NAME = "search_quality.json"
 
 
@@ -34,8 +36,6 @@ def best_precision_at(relevant: Mapping[str, int], k: int = 10) -> float:
 
 def measured_quality(index: Any) -> dict[str, Any] | None:
     """The judged-query figures of the index's model, or None when that model was never measured."""
-    from audit import config
-
     path = config.TINY_CLIP_DIR / QUALITY_NAME
     try:
         q = json.loads(path.read_text(encoding="utf-8"))

@@ -12,12 +12,14 @@ import pandas as pd
 from PIL import Image
 
 from audit import config
-from audit.errors import ArtefactError, IndexMismatchError, InputError
+from audit.embed import load_embedder
+from audit.errors import ArtefactError, AuditError, IndexMismatchError, InputError
 from audit.images import load_rgb
 from audit.index import layout
 from audit.index.captions import CaptionIndex
 from audit.index.denylist import read_denylist
 from audit.index.fusion import CLIP, FUSION_DEPTH, MODES, WORDS, rrf
+from audit.index.hashes import HASH_KINDS, HashIndex
 from audit.index.layout import CAPTIONS_NAME, FAISS_NAME, HASHES_NAME, IDS_NAME, VECTORS_NAME
 from audit.index.vectors import FactoryChoice, VectorSearcher, apply_params, key_ids, load_faiss, load_vectors
 from audit.meta import weights_sha256
@@ -82,7 +84,7 @@ class SearchIndex:
         self._table: pd.DataFrame | None = None
         self._hit_table: Any = None
         self.searcher = VectorSearcher(index, vectors, self.ids, self.choice)
-        self._hash_index = None
+        self._hash_index: HashIndex | None = None
         cap = self.dir / CAPTIONS_NAME
         #: None for an index built before caption search existed (`audit index build` adds it).
         self.captions: CaptionIndex | None = CaptionIndex(cap) if cap.is_file() else None
@@ -141,8 +143,6 @@ class SearchIndex:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from audit.embed import load_embedder
-
             self.use_embedder(load_embedder(self.meta.get("model"), device=self.meta.get("device", "cpu")))
         return self._embedder
 
@@ -209,8 +209,6 @@ class SearchIndex:
     def near_duplicates(self, image: Image.Image | str | Path, max_distance: int = config.PHASH_NEAR_DUPLICATE,
                         kind: str = "phash") -> list[SearchHit]:
         """Rows whose perceptual hash is within `max_distance` bits of the image or its mirror; score = 1 - d/64."""
-        from audit.index.hashes import HASH_KINDS, HashIndex
-
         if kind not in (*HASH_KINDS, "both"):
             raise InputError(f"unknown hash kind '{kind}'", "use phash, dhash or both")
         if self._hash_index is None:
@@ -269,8 +267,6 @@ def query_index(index: SearchIndex, query: "str | Image.Image", k: int = 20, mod
 def hit_image_path(index: Any, hit: Any) -> Path | None:
     """Where a hit's image file is, asking the index first (it knows its dataset dir); None when the file is gone
     (e.g. erased by a removal request since the search)."""
-    from audit.errors import AuditError
-
     candidates: list[Path] = []
     try:
         candidates.append(Path(index.image_path(hit.id)))

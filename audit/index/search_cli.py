@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -44,10 +44,12 @@ def search(
 
         idx.use_embedder(load_embedder(model, device=device))
     if near_duplicates:
+        assert image is not None  # checked above
         hits = idx.near_duplicates(image)[:k]
     elif image is not None:
         hits = idx.search_image(image, k=k)
     else:
+        assert text is not None  # checked above
         hits = idx.search_text(text, k=k, mode=mode)
     if out is not None:
         from audit.atomic import atomic_path
@@ -67,6 +69,7 @@ def _table(hits, title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
+    just: Literal["left", "right"]
     for col, just in (("rank", "right"), ("score", "right"), ("matched", "left"), ("key", "left"), ("caption", "left"),
                       ("author", "left"), ("license", "left"), ("path", "left")):
         table.add_column(col, justify=just, overflow="fold")

@@ -17,6 +17,7 @@ import numpy as np
 
 from audit import config
 from audit.errors import ArtefactError, IndexMismatchError, InputError
+from audit.progress import bar
 
 #: Above this many vectors the automatic choice compresses codes further with product quantisation.
 PQ_ABOVE = 20_000_000
@@ -121,8 +122,6 @@ def _make(choice: FactoryChoice, dim: int):
 def build_faiss(choice: FactoryChoice, vectors: np.ndarray, ids: np.ndarray, *, seed: int = config.DEFAULT_SEED,
                 max_train: int = 200_000, chunk: int = 100_000):
     """Create, train (on a seeded sample) and fill a faiss index with `vectors` under `ids`."""
-
-    from audit.progress import bar
 
     n, dim = vectors.shape
     index = _make(choice, dim)

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from audit import perceptual
+from audit.memorisation.verdict import PairScores
 from audit.similarity import ssim
 
 #: Side (pixels) images are brought to for feature extraction and alignment.
@@ -33,7 +35,7 @@ TILES = 4
 MIN_SCALE, MAX_SCALE = 0.33, 3.0
 
 
-def _cv2():
+def load_cv2():
     import cv2
 
     cv2.setNumThreads(1)
@@ -78,7 +80,7 @@ class Features:
 
 
 def _detect(gray: np.ndarray, detector: str, max_features: int) -> tuple[np.ndarray, np.ndarray | None]:
-    cv2 = _cv2()
+    cv2 = load_cv2()
     if detector == "sift":
         det = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=0.02)
     elif detector == "orb":
@@ -95,7 +97,7 @@ def prepare(img: Image.Image, detector: str = "orb", max_features: int = 600, mi
     if mirror:
         img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     rgb = to_work_rgb(img)
-    gray = _cv2().cvtColor(rgb, _cv2().COLOR_RGB2GRAY)
+    gray = load_cv2().cvtColor(rgb, load_cv2().COLOR_RGB2GRAY)
     pts, desc = _detect(gray, detector, max_features)
     return Features(rgb, gray, grid_pixels(img), pts, desc, detector)
 
@@ -120,7 +122,7 @@ class Alignment:
 
 def align(query: Features, cand: Features, mirrored: bool = False, ratio: float = 0.8) -> Alignment | None:
     """Match descriptors (Lowe ratio test) and fit a RANSAC similarity transform query -> candidate."""
-    cv2 = _cv2()
+    cv2 = load_cv2()
     if query.descriptors is None or cand.descriptors is None or len(query.keypoints) < 3 or len(cand.keypoints) < 3:
         return None
     norm = cv2.NORM_HAMMING if query.detector == "orb" else cv2.NORM_L2
@@ -129,7 +131,7 @@ def align(query: Features, cand: Features, mirrored: bool = False, ratio: float 
     good = [m[0] for m in knn if len(m) == 2 and m[0].distance < ratio * m[1].distance]
     # One-to-one: a candidate keypoint may support only one match (repeated texture otherwise
     # lets a degenerate transform collect many "inliers" on a single point).
-    best: dict[int, object] = {}
+    best: dict[int, Any] = {}
     for m in good:
         if m.trainIdx not in best or m.distance < best[m.trainIdx].distance:
             best[m.trainIdx] = m
@@ -180,7 +182,7 @@ def _standardise_to(src: np.ndarray, ref: np.ndarray, mask: np.ndarray) -> np.nd
 
 def aligned_scores(query: Features, cand: Features, alignment: Alignment) -> AlignedScores:
     """Warp the query onto the candidate and measure how much of the pixels agree."""
-    cv2 = _cv2()
+    cv2 = load_cv2()
     h, w = cand.gray.shape
     warped = cv2.warpAffine(query.rgb, alignment.matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     ones = np.full(query.gray.shape, 255, np.uint8)
@@ -261,8 +263,6 @@ def prepare_candidate(img: Image.Image, detector: str = "orb") -> Candidate:
 
 def measure(q: Query, c: Candidate, clip_cosine: float = float("nan")):
     """All pixel scores of one (query, candidate) pair as a verdict.PairScores."""
-    from audit.memorisation.verdict import PairScores
-
     l2 = tiled_l2(q.direct.grid, c.features.grid)
     dist = min(perceptual.distance(q.phash, c.phash), perceptual.distance(q.phash_mirror, c.phash))
     if c.crop_grid is not None and c.crop_phash is not None and q.direct.rgb.shape[0] == q.direct.rgb.shape[1]:

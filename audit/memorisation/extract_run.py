@@ -16,8 +16,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from audit.atomic import atomic_dir
 from audit.errors import InputError
-from audit.memorisation.extract import CaptionExtraction, ExtractionSettings, judge_all
+from audit.generate.pipeline import load_pipeline
+from audit.memorisation.extract import CaptionExtraction, ExtractionSettings, judge_all, standardise, tile_rms
+from audit.meta import make_meta, sha256_strings, write_meta
 
 RESULTS_NAME = "extraction.parquet"
 
@@ -37,8 +42,6 @@ class ExtractionRun:
 
 def _medoid(clique: tuple[int, ...], arrays: Any) -> int:
     """The clique member closest on average to the others (the most typical near-copy)."""
-    from audit.memorisation.extract import standardise, tile_rms
-
     if len(clique) < 3:
         return clique[0]
     d = tile_rms(standardise(arrays[list(clique)]))
@@ -50,13 +53,9 @@ def extract_captions(generator: str | Path, prompts: Sequence[str], out: str | P
                      settings: ExtractionSettings | None = None, overwrite: bool = False,
                      device: str = "cpu") -> ExtractionRun:
     """Sample `samples_per_prompt` images per caption (seeds seed..seed+n-1), judge, and write OUT."""
-    import numpy as np
     import pandas as pd
 
-    from audit.atomic import atomic_dir
-    from audit.generate.pipeline import load_pipeline
     from audit.memorisation.run import check_report_dir
-    from audit.meta import make_meta, sha256_strings, write_meta
 
     settings = settings or ExtractionSettings()
     prompts = list(dict.fromkeys(str(p) for p in prompts))

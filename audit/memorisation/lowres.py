@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from audit.errors import AuditError
+from audit.images import load_image
+from audit.progress import track
 from audit.similarity import SSIM_WINDOW, ssim
 
 #: Queries whose longest native side is at most this get the low-resolution path (geometry is weak below).
@@ -99,12 +102,8 @@ class ThumbIndex:
         self._pos = {int(i): p for p, i in enumerate(self.ids)}
 
     @classmethod
-    def build(cls, index, ids: Sequence[int]) -> ThumbIndex:
+    def build(cls, index, ids: Sequence[int] | np.ndarray) -> ThumbIndex:
         """Thumbnails of every index row whose pixels are stored (rows without pixels are left out)."""
-        from audit.errors import AuditError
-        from audit.images import load_image
-        from audit.progress import track
-
         kept, vecs = [], []
         for i in track(list(ids), "thumbnails", unit="img"):
             try:

@@ -13,6 +13,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from audit.atomic import write_text
+from audit.errors import AuditError
+from audit.images import fit_within, load_rgb
 from audit.memorisation.verdict import COPY, NOVEL, SIMILAR, Thresholds
 
 THUMB_SIDE = 256
@@ -38,8 +40,6 @@ def thumb_b64(path: str | Path | None, side: int = THUMB_SIDE) -> str | None:
     """A base64 JPEG thumbnail, or None when the file is missing or unreadable."""
     if not path:
         return None
-    from audit.errors import AuditError
-    from audit.images import fit_within, load_rgb
 
     try:
         img = fit_within(load_rgb(path), side)

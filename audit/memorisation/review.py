@@ -14,7 +14,8 @@ from typing import Iterable
 import pandas as pd
 
 from audit.atomic import atomic_path
-from audit.errors import ArtefactError, InputError
+from audit.errors import ArtefactError, AuditError, InputError
+from audit.generate.store import check_model_dir
 
 REVIEWS_NAME = "reviews.parquet"
 DECISIONS = ("confirmed", "false_positive")
@@ -92,9 +93,6 @@ def training_repeats(model_dir: str | Path | None) -> dict[str, int]:
 
     Why: the index counts near-copies *in the set* (1 for an image stored once); the generator may still have been
     trained on it x100 by oversampling, which is what drives memorisation."""
-    from audit.errors import AuditError
-    from audit.generate.store import check_model_dir
-
     if model_dir is None:
         return {}
     try:

@@ -21,7 +21,9 @@ import pandas as pd
 
 from audit.atomic import atomic_dir, write_json
 from audit.errors import ArtefactError, InputError
-from audit.index import layout
+from audit.generate.samples_layout import native_sizes
+from audit.index import layout, open_index
+from audit.memorisation.report import write_report
 from audit.memorisation.scan import (
     Match,
     Scanner,
@@ -86,16 +88,12 @@ def scan_folder(generated_dir: Path, index_dir: Path, out: Path, *, k: int = 10,
                 overwrite: bool = False, verify_k: int = 3, detector: str = "orb", baseline_sample: int = 100,
                 workers: int = 2, seed: int = 0) -> dict[str, Any]:
     """Scan `generated_dir` against the index and write REPORT_DIR; returns the summary dict."""
-    from audit.index import open_index
-    from audit.memorisation.report import write_report
-
     generated_dir, index_dir, out = Path(generated_dir), Path(index_dir), Path(out)
     t = thresholds or Thresholds()
     check_report_dir(out, overwrite)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     paths, skipped = list_generated(generated_dir)
-    from audit.generate.samples_layout import native_sizes
 
     queries, bad = load_queries(paths, native_sizes(generated_dir))
     skipped += bad

@@ -27,7 +27,7 @@ from PIL import Image
 
 from audit.errors import AuditError, ImageError, InputError
 from audit.generate.samples_layout import SAMPLES_NAME
-from audit.images import is_image_path, load_image
+from audit.images import fit_within, is_image_path, load_image
 from audit.memorisation import evidence as ev
 from audit.memorisation import lowres
 from audit.memorisation.verdict import COPY, NOVEL, SIMILAR, PairScores, Thresholds, Verdict, decide, rank_key
@@ -74,7 +74,8 @@ def list_generated(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         raise InputError(f"{folder}: no such folder", "pass the folder of generated images")
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder", "pass a folder of generated images")
-    images, skipped = [], []
+    images: list[Path] = []
+    skipped: list[Any] = []
     for p in sorted(folder.rglob("*")):
         if p.is_dir() or any(part.startswith(".") for part in p.relative_to(folder).parts):
             continue
@@ -184,8 +185,6 @@ def load_queries(paths: Sequence[Path], native: dict[str, tuple[int, int]] | Non
     """Decode generated images; undecodable ones are skipped with the reason. `native` (file name -> size the
     generator produced) undoes a recorded upscale, so a 32 px sample saved at 256 px gets the small-generation
     evidence it needs (lowres.py)."""
-    from audit.images import fit_within
-
     native = native or {}
     ok, skipped = [], []
     for p in paths:

@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from audit import config
-from audit.atomic import atomic_dir, atomic_path, write_json
+from audit.atomic import atomic_dir, write_json, write_parquet
 from audit.errors import InputError
+from audit.index import open_index
 from audit.meta import make_meta, weights_sha256, write_meta
+from audit.optout.embedded import image_signals
 from audit.optout.match import CheckResult, _finish, check_manifest
 from audit.optout.registry import open_registry
+from audit.optout.verdict import check_use, decide
+from audit.progress import track
 from audit.records import manifest_hash, manifest_path, read_manifest, resolve_paths, write_manifest
 
 #: Purpose (a use, or a legacy purpose name) -> registry scopes that forbid it.
@@ -33,8 +35,10 @@ COVERS["ai-training"] = COVERS["train"]  # the old name of the training purpose
 UNKNOWN_COLUMNS = ["key", "url", "source", "reason"]
 
 
-class FilterCounts(tuple):
+class FilterCounts(tuple[int, int]):
     """(kept, excluded) — unpacks as it always did — plus `.unknown`: rows whose answer is unknown (unknown.parquet)."""
+
+    unknown: int
 
     def __new__(cls, kept: int, excluded: int, unknown: int) -> "FilterCounts":
         t = super().__new__(cls, (kept, excluded))
@@ -42,21 +46,11 @@ class FilterCounts(tuple):
         return t
 
 
-def _write_parquet(df: pd.DataFrame, dest: Path) -> None:
-    with atomic_path(dest, ".parquet") as tmp:
-        pq.write_table(pa.Table.from_pandas(df.astype({c: "object" for c in df.columns if df[c].dtype == "object"}),
-                                            preserve_index=False), tmp)
-
-
 def embedded_matches(manifest: pd.DataFrame, dataset_dir: Path, use: str = "train") -> tuple[pd.DataFrame, pd.DataFrame]:
     """XMP / C2PA reservations of `use` inside the image files themselves (reads each file: opt-in, I/O-bound).
 
     Returns (matches, unknown): a file that is missing, or whose metadata cannot be read in full, gives an
     unknown row with the reason — never silently "no reservation"."""
-    from audit.optout.embedded import image_signals
-    from audit.optout.verdict import decide
-    from audit.progress import track
-
     rows, unknown = [], []
     paths = resolve_paths(manifest, dataset_dir)
     for (key, url), p in track(zip(zip(manifest["key"].astype(str), manifest["url"]), paths), "embedded signals", total=len(paths)):
@@ -111,7 +105,6 @@ def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path
     ex = registry[registry["kind"] == "image"] if "kind" in registry else registry.iloc[:0]
     if not len(ex):
         return pd.DataFrame()
-    from audit.index import open_index
     from audit.optout.lookup import neighbours_above
 
     idx = open_index(index_dir)
@@ -150,14 +143,27 @@ def clip_matches(manifest: pd.DataFrame, registry: pd.DataFrame, index_dir: Path
     return _finish(hits, "clip", "image", reason)
 
 
+def _extra_matches(df: pd.DataFrame, dataset_dir: Path, reg_df: pd.DataFrame, use: str, scan_images: bool,
+                   index: str | Path | None, min_clip: float) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """Matches beyond the registry's own rules (embedded signals, CLIP re-hosts; non-empty frames only), and the
+    rows whose embedded signals could not be read."""
+    extra: list[pd.DataFrame] = []
+    unknown: list[pd.DataFrame] = []
+    if scan_images:
+        found, unknown_emb = embedded_matches(df, dataset_dir, use)
+        extra.append(found)
+        unknown.append(unknown_emb)
+    if index is not None:
+        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
+    return [e for e in extra if len(e)], unknown
+
+
 def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, index: str | Path | None = None,
               scan_images: bool = False, max_distance: int = config.PHASH_NEAR_DUPLICATE,
               min_clip: float = config.CLIP_DUPLICATE_COSINE, use: str = "train") -> CheckResult:
     """Every row an opt-out covers (matches.parquet), and beside it `<stem>.unknown.parquet`: rows no reservation
     covers whose answer is nonetheless unknown (malformed URL; with scan_images, unreadable image metadata).
     `use` decides which embedded signals reserve (registry matches are listed whatever their scope)."""
-    from audit.optout.verdict import check_use
-
     check_use(use)
     mpath = manifest_path(manifest)
     df = read_manifest(mpath)
@@ -165,14 +171,7 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
         reg_df = reg.frame(with_embeddings=True)
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
-    extra, unknown = [], []
-    if scan_images:
-        found, unknown_emb = embedded_matches(df, mpath.parent, use)
-        extra.append(found)
-        unknown.append(unknown_emb)
-    if index is not None:
-        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
-    extra = [e for e in extra if len(e)]
+    extra, unknown = _extra_matches(df, mpath.parent, reg_df, use, scan_images, index, min_clip)
     if extra:
         m = pd.concat([res.matches, *extra], ignore_index=True).sort_values(["key", "rule"], kind="stable").reset_index(drop=True)
         counts = {**res.counts, **{f"rule_{k}": int(v) for k, v in m["rule"].value_counts().items()},
@@ -183,9 +182,9 @@ def run_check(manifest: str | Path, registry: str | Path, out: str | Path, *, in
     out = Path(out)
     if out.suffix != ".parquet":
         raise InputError(f"--out {out} should end in .parquet")
-    _write_parquet(res.matches, out)
-    _write_parquet(res.problems, out.with_name(out.stem + ".problems.parquet"))
-    _write_parquet(unk, out.with_name(out.stem + ".unknown.parquet"))
+    write_parquet(res.matches, out)
+    write_parquet(res.problems, out.with_name(out.stem + ".problems.parquet"))
+    write_parquet(unk, out.with_name(out.stem + ".unknown.parquet"))
     write_json(out.with_name(out.stem + ".meta.json"), make_meta(
         "optout-check", manifest=str(mpath), manifest_hash=manifest_hash(df), registry=str(registry),
         registry_hash=reg_hash, index=str(index) if index else None, phash_max_distance=max_distance,
@@ -213,14 +212,7 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
         reg_hash = reg.content_hash()
     res = check_manifest(df, reg_df, max_distance=max_distance)
     matches = res.matches
-    extra, unknown = [], []
-    if scan_images:
-        found, unknown_emb = embedded_matches(df, mpath.parent, use)
-        extra.append(found)
-        unknown.append(unknown_emb)
-    if index is not None:
-        extra.append(clip_matches(df, reg_df, Path(index), min_clip))
-    extra = [e for e in extra if len(e)]
+    extra, unknown = _extra_matches(df, mpath.parent, reg_df, use, scan_images, index, min_clip)
     if extra:
         matches = pd.concat([matches, *extra], ignore_index=True)
     # registry entries bind by scope; embedded signals were already decided for this use
@@ -235,8 +227,8 @@ def filter_dataset(manifest: str | Path, registry: str | Path, out_dir: str | Pa
     excl = excl.merge(df[["key", "url"]].astype({"key": str}), on="key", how="left")[["key", "url", "rules", "reasons"]]
     with atomic_dir(out_dir) as tmp:
         write_manifest(kept, tmp)
-        _write_parquet(excl, tmp / "excluded.parquet")
-        _write_parquet(unk, tmp / "unknown.parquet")
+        write_parquet(excl, tmp / "excluded.parquet")
+        write_parquet(unk, tmp / "unknown.parquet")
         write_meta(tmp, make_meta(
             "dataset", derived_from=str(mpath), source_manifest_hash=manifest_hash(df), registry=str(registry),
             registry_hash=reg_hash, purpose=purpose, kept=len(kept), excluded=len(excl), unknown=len(unk),

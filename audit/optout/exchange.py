@@ -68,7 +68,7 @@ def _records(text: str, fmt: str, name: str) -> list[dict[str, Any]]:
         data = data.get("entries", data.get("urls", data.get("domains")))
     if not isinstance(data, list):
         raise InputError(f"{name}: expected a JSON list of entries or {{\"entries\": [...]}}")
-    recs = []
+    recs: list[Any] = []
     for item in data:
         recs.extend(_plain_list(item) if isinstance(item, str) else [item])
     return recs

@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import pandas as pd
 
 from audit import config
 from audit.errors import InputError
+from audit.images import load_rgb
+from audit.index import layout
+from audit.index.cache import cached_index
+from audit.index.captions import STOPWORDS, CaptionIndex
 from audit.optout import normalise as N
 from audit.optout.match import artist_patterns, find_names
 
@@ -45,12 +50,10 @@ class LookupHit:
 def _rows(source: str | Path, words: list[str] | None = None) -> pd.DataFrame:
     """Items of an index dir (ids.parquet, denylisted rows left out; with `words` and a caption index, only rows
     holding one of them) or a dataset dir / manifest."""
-    from audit.index import layout
     from audit.records import manifest_path, read_manifest
 
     p = Path(source)
     if layout.is_index_dir(p):
-        from audit.index.captions import STOPWORDS, CaptionIndex
         from audit.index.denylist import read_denylist
 
         df = layout.read_ids(p)
@@ -105,8 +108,6 @@ def neighbours_above(idx, vecs, min_score: float, *, start_k: int = 64, cap: int
     """(scores, ids) of every index item at cosine >= min_score for each query vector, not just a top-k:
     k grows ×4 while some query's k-th neighbour is still above the threshold (an artist's work copied
     hundreds of times must be found hundreds of times). Entries below the threshold have id -1."""
-    import numpy as np
-
     k = max(1, min(start_k, idx.count, cap))
     while True:
         scores, ids = idx.search_vectors(np.asarray(vecs, dtype=np.float32), k)
@@ -120,9 +121,6 @@ def neighbours_above(idx, vecs, min_score: float, *, start_k: int = 64, cap: int
 def lookup_image(image: str | Path | bytes, index_dir: str | Path, *, k: int = 10_000, min_score: float = 0.9,
                  max_distance: int = config.PHASH_NEAR_DUPLICATE, label: str | None = None) -> list[LookupHit]:
     """Near-duplicates (perceptual hash) and CLIP-similar items (cosine >= min_score, at most k) of one image."""
-    from audit.images import load_rgb
-    from audit.index.cache import cached_index
-
     img = load_rgb(image)
     image = label or ("<upload>" if isinstance(image, bytes) else str(image))
     idx = cached_index(index_dir)

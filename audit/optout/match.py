@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from audit import config
+from audit.index.hamming import near_pairs
 from audit.optout import normalise as N
 
 MATCH_COLUMNS = ["key", "url", "rule", "entry_id", "entry", "scope", "source", "field", "matched", "start", "end",
@@ -66,7 +67,7 @@ def _finish(df: pd.DataFrame, rule: str, field_name: str, reason: pd.Series) -> 
     return out
 
 
-def _url_parts(manifest: pd.DataFrame) -> pd.DataFrame:
+def url_parts(manifest: pd.DataFrame) -> pd.DataFrame:
     parts = N.split_urls(N.text_column(manifest["url"]))
     return pd.DataFrame({
         "key": manifest["key"].astype(str).to_numpy(),
@@ -136,8 +137,6 @@ def _match_sha(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
 
 
 def _match_phash(manifest: pd.DataFrame, reg: pd.DataFrame, max_distance: int) -> list[pd.DataFrame]:
-    from audit.index.hamming import near_pairs
-
     ph = reg[reg["kind"] == "phash"][["id", "value"]].rename(columns={"value": "code"})
     im = reg[(reg["kind"] == "image") & reg["phash"].notna()][["id", "phash"]].rename(columns={"phash": "code"})
     ents = pd.concat([ph, im], ignore_index=True)
@@ -242,7 +241,7 @@ def find_names(texts: pd.Series, patterns: pd.DataFrame, *, proper_noun_single: 
 
 def _match_names(manifest: pd.DataFrame, reg: pd.DataFrame) -> list[pd.DataFrame]:
     pats = artist_patterns(reg)
-    out = []
+    out: list[pd.DataFrame] = []
     if not len(pats):
         return out
     for fld in ("author", "caption"):
@@ -283,7 +282,7 @@ def check_manifest(
     """Every (row, entry) pair where an active registry entry covers a manifest row, with the reason."""
     reg = registry[registry["active"].astype(bool)] if "active" in registry else registry
     parts: list[pd.DataFrame] = []
-    u = _url_parts(manifest)
+    u = url_parts(manifest)
     if "url" in rules:
         parts += _match_urls(u, reg)
     if "sha256" in rules:

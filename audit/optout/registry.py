@@ -20,7 +20,10 @@ import numpy as np
 import pandas as pd
 
 from audit.errors import InputError, RegistryError
+from audit.images import load_rgb
+from audit.meta import sha256_file, sha256_strings
 from audit.optout import normalise as N
+from audit.perceptual import phash_hex
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 30_000
@@ -206,7 +209,7 @@ class Registry:
             rec,
         )
         if cur.rowcount == 1:
-            eid = int(cur.lastrowid)
+            eid = int(cur.lastrowid or 0)
             self._log("add", eid, {k: v for k, v in rec.items() if k != "embedding"})
             return eid, True
         row = self.conn.execute(
@@ -277,10 +280,6 @@ class Registry:
 
     def add_image(self, image: str | Path, *, artist: str | None = None, embedder: Any = None, **fields: Any) -> tuple[Entry, bool]:
         """Register an example image by its sha256, perceptual hash and (optionally) CLIP embedding only."""
-        from audit.images import load_rgb
-        from audit.meta import sha256_file
-        from audit.perceptual import phash_hex
-
         img = load_rgb(image)
         ph = phash_hex(img)
         emb = model = None
@@ -339,8 +338,6 @@ class Registry:
 
     def content_hash(self) -> str:
         """Hash of the active entries, recorded in every result's meta.json."""
-        from audit.meta import sha256_strings
-
         df = self.frame()
         return sha256_strings(f"{k}|{v}|{s}|{a}" for k, v, s, a in zip(df["kind"], df["value"], df["scope"], df["aliases"]))
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit.memorisation.evidence import load_cv2
+
 GRID = 16  # tiles per side of the stored image at the work size (32 px tiles at 512 px)
 MIN_TILE_COVER = 0.5  # a tile counts when the warped query covers at least this share of it
 TEXTURE_STD = 8.0  # grey std (0–255) above which a stored tile has texture worth checking
@@ -123,9 +125,7 @@ def check(query_rgb: np.ndarray, stored_rgb: np.ndarray, matrix: np.ndarray) -> 
     """Warp `query_rgb` by the 2×3 `matrix` onto `stored_rgb` (both uint8 RGB at the work size) and vote."""
     from skimage.metrics import structural_similarity
 
-    from audit.memorisation.evidence import _cv2
-
-    cv2 = _cv2()
+    cv2 = load_cv2()
     h, w = stored_rgb.shape[:2]
     warped = cv2.warpAffine(query_rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     ones = np.full(query_rgb.shape[:2], 255, np.uint8)

@@ -12,11 +12,15 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audit import config
 from audit.atomic import atomic_dir
 from audit.errors import ArtefactError, ProvenanceError
 from audit.meta import make_meta, read_meta, sha256_file, write_meta
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 ROOT_CERT = "root.pem"
 ROOT_KEY = "root.key"
@@ -124,15 +128,15 @@ def init_ca(
         .sign(root_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
-    pkcs8 = dict(encoding=pem, format=serialization.PrivateFormat.PKCS8,
-                 encryption_algorithm=serialization.NoEncryption())
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    plain = serialization.NoEncryption()
     with atomic_dir(out) as tmp:
         os.chmod(tmp, 0o700)
         (tmp / ROOT_CERT).write_bytes(root.public_bytes(pem))
         (tmp / SIGNER_CERT).write_bytes(leaf.public_bytes(pem))
         (tmp / CHAIN).write_bytes(leaf.public_bytes(pem) + root.public_bytes(pem))
-        _write_private(tmp / ROOT_KEY, root_key.private_bytes(**pkcs8))
-        _write_private(tmp / SIGNER_KEY, leaf_key.private_bytes(**pkcs8))
+        _write_private(tmp / ROOT_KEY, root_key.private_bytes(pem, pkcs8, plain))
+        _write_private(tmp / SIGNER_KEY, leaf_key.private_bytes(pem, pkcs8, plain))
         write_meta(tmp, make_meta(
             "provenance-ca",
             purpose="local TEST certificate authority: not trusted by anyone but you; use a real chain in production",
@@ -167,7 +171,7 @@ def load_ca(directory: str | Path) -> CertificateAuthority:
     except ArtefactError:
         meta = {}
     return CertificateAuthority(
-        directory, chain, key, root, meta.get("signer_subject", leaf.subject.rfc4514_string()),
+        directory, chain, key, root, str(meta.get("signer_subject", leaf.subject.rfc4514_string())),
         leaf.not_valid_after_utc.isoformat(),
     )
 
@@ -186,7 +190,7 @@ def load_trust_pem(path: str | Path) -> bytes:
     return data
 
 
-def check_signing_material(chain_pem: bytes, key_pem: bytes, *, source: str = "certificate") -> "object":
+def check_signing_material(chain_pem: bytes, key_pem: bytes, *, source: str = "certificate") -> x509.Certificate:
     """Return the leaf certificate if c2pa will accept chain + key; else a ProvenanceError naming the problem."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from audit import __version__
+
 
 def context_settings(*, trust_anchors: str | None = None, signer: bool = False, thumbnail: bool = False) -> dict[str, Any]:
     """The settings dict of `make_context` (kept separate so tests and reports can show it)."""
@@ -16,8 +18,6 @@ def context_settings(*, trust_anchors: str | None = None, signer: bool = False, 
     if trust_anchors:
         settings["trust"] = {"user_anchors": trust_anchors}
     if signer:
-        from audit import __version__
-
         settings["builder"] = {"claim_generator_info": {"name": "genaudit", "version": __version__},
                                "thumbnail": {"enabled": bool(thumbnail)}}
     return settings

@@ -7,16 +7,20 @@ import base64
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from audit.errors import ImageError, ProvenanceError
+from audit.images import load_image
 from audit.provenance import watermark as wm
 from audit.provenance.fingerprint import Fingerprint, fingerprint
 from audit.provenance.local_features import MIN_INLIERS, LocalFeatures, extract
 
 FINGERPRINT_ALG = "org.genaudit.phash-dhash.v1"
-_SAVE = {"image/png": ("PNG", {}), "image/jpeg": ("JPEG", {"quality": 95}), "image/webp": ("WEBP", {"lossless": True})}
+_SAVE: dict[str, tuple[str, dict[str, Any]]] = {
+    "image/png": ("PNG", {}), "image/jpeg": ("JPEG", {"quality": 95}), "image/webp": ("WEBP", {"lossless": True})}
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,6 @@ class CannotMark(ImageError):
 
 
 def check_durable_size(path: Path) -> None:
-    from PIL import Image
-
     with Image.open(path) as img:
         try:
             wm.check_size(img.width, img.height, str(path))
@@ -53,8 +55,6 @@ def durable_input(path: Path, mime: str, upscale_small: bool) -> tuple[bytes | N
     """(bytes to sign instead of the file's, extra c2pa actions): nothing to change for a large enough image;
     with `upscale_small` an image under the mark's minimum is Lanczos-upscaled and the c2pa.resized action
     recording it is returned; without it such an image raises CannotMark."""
-    from PIL import Image
-
     try:
         img = Image.open(path)
     except Exception:  # unreadable: stamping reports it as a corrupt image
@@ -82,8 +82,6 @@ def _check_not_flat(rgb: np.ndarray, name: str) -> None:
 def upscale_for_mark(img, name: str = "<image>"):
     """(image, c2pa.resized action or None): an image below the mark's minimum size, e.g. a 32 px generator
     sample, is Lanczos-upscaled so its short side is wm.MIN_SIDE; the action records that it was."""
-    from PIL import Image
-
     w, h = img.size
     if min(w, h) >= wm.MIN_SIDE:
         return img, None
@@ -102,8 +100,6 @@ def soft_binding(alg: str, value: bytes) -> dict:
 
 
 def encode(rgb: np.ndarray, mime: str) -> bytes:
-    from PIL import Image
-
     fmt, opts = _SAVE[mime]
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, fmt, **opts)
@@ -112,8 +108,6 @@ def encode(rgb: np.ndarray, mime: str) -> bytes:
 
 def prepare_durable(data: bytes, mime: str, name: str, store) -> Prepared:
     """Watermark `data` with an id not yet in `store`; raise CannotMark if the image is too small or flat."""
-    from audit.images import load_image
-
     rgb = np.asarray(load_image(data).image, dtype=np.uint8)
     h, w = rgb.shape[:2]
     try:

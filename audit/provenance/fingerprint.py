@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 
 from audit import perceptual
 
@@ -40,8 +41,6 @@ class Fingerprint:
 
 def fingerprint(rgb: np.ndarray) -> Fingerprint:
     """pHash and dHash of an RGB uint8 array."""
-    from PIL import Image
-
     h = perceptual.encode(Image.fromarray(rgb))
     return Fingerprint(h.phash, h.dhash)
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
+from PIL import Image
 
-from audit.provenance.aligned_check import PixelCheck
+from audit.memorisation.evidence import Features, align, grid_pixels, load_cv2
+from audit.provenance.aligned_check import PixelCheck, check
 
 ALG = "org.genaudit.orb512.v1"  # bump when detector settings change: stored features must match the query's
 WORK_SIDE = 512
@@ -94,15 +96,11 @@ def _work_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def _cv2():
-    from audit.memorisation.evidence import _cv2
-
-    return _cv2()
+    return load_cv2()
 
 
 def _features(rgb: np.ndarray):
     """evidence.Features at the work size (the matcher and the pixel check take that type)."""
-    from audit.memorisation.evidence import Features, grid_pixels
-
     cv2 = _cv2()
     work = _work_rgb(rgb)
     gray = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
@@ -112,7 +110,6 @@ def _features(rgb: np.ndarray):
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2)
     if desc is None:
         desc = np.zeros((0, 32), np.uint8)
-    from PIL import Image
 
     return Features(work, gray, grid_pixels(Image.fromarray(work)), pts, desc, "orb")
 
@@ -149,13 +146,11 @@ def vote(query_desc: np.ndarray, stored: Sequence[tuple[str, LocalFeatures]], to
 def verify(query, stored: LocalFeatures, stored_rgb: np.ndarray, wm_id: str, votes: int,
            mirrored: bool = False) -> LocalMatch | None:
     """RANSAC fit of the query onto one stored image, then the tile-wise pixel check against its signed copy."""
-    from audit.memorisation.evidence import Features, align
-    from audit.provenance.aligned_check import check
-
     cv2 = _cv2()
     rgb = cv2.resize(stored_rgb, (stored.width, stored.height), interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    cand = Features(rgb, gray, None, stored.keypoints, stored.descriptors, "orb")
+    no_grid = np.empty((0, 0, 3), np.float32)  # alignment reads keypoints only, never the tile grid
+    cand = Features(rgb, gray, no_grid, stored.keypoints, stored.descriptors, "orb")
     a = align(query, cand)
     if a is None:
         return None
@@ -179,9 +174,10 @@ def match(rgb: np.ndarray, stored: Iterable[tuple[str, LocalFeatures]], load_rgb
         for wm_id, votes in vote(query.descriptors, stored):
             if wm_id not in pixels:
                 pixels[wm_id] = load_rgb(wm_id)
-            if pixels[wm_id] is None:
+            stored_rgb = pixels[wm_id]
+            if stored_rgb is None:
                 continue
-            m = verify(query, by_id[wm_id], pixels[wm_id], wm_id, votes, mirrored)
+            m = verify(query, by_id[wm_id], stored_rgb, wm_id, votes, mirrored)
             if m is None:
                 continue
             if m.accepted:

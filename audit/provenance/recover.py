@@ -20,10 +20,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from audit.errors import InputError, ProvenanceError
+from audit.images import load_image, load_upload
 from audit.provenance import local_features as lf
 from audit.provenance import watermark as wm
 from audit.provenance.fingerprint import MAX_DISTANCE, MIN_SIMILARITY, fingerprint, similarity
 from audit.provenance.store import Entry, ManifestStore
+from audit.provenance.verify import Verifier, summarise
 
 ASPECT_TOLERANCE = 0.03
 
@@ -127,8 +129,6 @@ def _best_bits(reads: list[_Read], wm_id: str) -> int | None:
 def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | None, bool]:
     """Nearest informative fingerprint within MAX_DISTANCE whose pixels also correlate ≥ MIN_SIMILARITY,
     for the image as given and for its mirror image: (entry, distance, correlation, mirrored)."""
-    from audit.images import load_image
-
     views = [(False, rgb), (True, np.ascontiguousarray(rgb[:, ::-1]))]
     fps = [(m, v, fingerprint(v)) for m, v in views]
     if not fps[0][2].informative:
@@ -150,8 +150,6 @@ def _match_fingerprint(stores, rgb) -> tuple[Entry | None, int | None, float | N
 
 
 def _load_signed(stores: list[ManifestStore]):
-    from audit.images import load_image
-
     def load(wm_id: str) -> np.ndarray | None:
         entry = _lookup(stores, wm_id)
         if entry is None or not entry.signed_path.is_file():
@@ -185,16 +183,12 @@ def recover_image(image: str | Path, stores: Sequence[str | Path | None] = (None
 def recover_bytes(data: bytes, name: str, stores: Sequence[str | Path | None] = (None,), *,
                   ca: str | Path | None = None, trust: str | Path | None = None) -> RecoveryResult:
     """`recover_image` for an in-memory image (the app's upload); `name` labels the result and the errors."""
-    from audit.images import load_upload
-
     rgb = np.asarray(load_upload(data, name), dtype=np.uint8)
     return _recover(rgb, name, stores, ca, trust)
 
 
 def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], ca: str | Path | None,
              trust: str | Path | None) -> RecoveryResult:
-    from audit.provenance.verify import Verifier, summarise
-
     opened = [ManifestStore(s, create=False) for s in (stores or (None,))]
     try:
         sizes = sorted({sz for s in opened for sz in s.sizes()})
@@ -205,8 +199,11 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
             entry, errors, mirrored, more = _match_watermark(opened, flipped)
             reads += flipped
             notes += [n for n in more if n not in notes]
-        method, distance, sim = ("watermark", None, None) if entry is not None else (None, None, None)
-        local = rejected = None
+        method: str | None = "watermark" if entry is not None else None
+        distance: int | None = None
+        sim: float | None = None
+        local: lf.LocalMatch | None = None
+        rejected: lf.LocalMatch | None = None
         if entry is None:
             entry, distance, sim, mirrored = _match_fingerprint(opened, rgb)
             method = "fingerprint" if entry is not None else None
@@ -240,15 +237,18 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
         reasons = list(notes)
         flip = "the mirror image of " if mirrored else ""
         if method == "watermark":
+            assert errors is not None  # a watermark read always counts its bit errors
             confidence = "high" if errors <= 4 else "medium"
             reasons.append(f"decided by the watermark: {entry.wm_id} read from {flip}the image with {errors}/64 bit errors")
         elif method == "local-features":
+            assert local is not None
             confidence = "high" if local.inliers >= 5 * lf.MIN_INLIERS and local.ssim >= 0.9 else "medium"
             reasons.append(f"decided by local features: {local.inliers} RANSAC inliers of {local.matches} matches "
                            f"(ratio {local.inlier_ratio:.2f}) from {flip}the image onto stored image {entry.wm_id}; "
                            f"aligned pixels: {local.pixels.describe()}; the image covers {local.overlap:.0%} of it "
                            f"(cropped or padded), {local.pixels.occluded:.0%} of that differs (occluded or edited)")
         else:
+            assert distance is not None  # a fingerprint match has a distance
             confidence = "medium" if distance <= MAX_DISTANCE // 2 else "low"
             reasons.append(f"decided by the perceptual fingerprint of {flip}the image: {distance}/128 bits from stored "
                            f"image {entry.wm_id}, pixel correlation {sim:.3f}: a look-alike (e.g. a duplicate) would "
@@ -265,7 +265,7 @@ def _recover(rgb: np.ndarray, label: str, stores: Sequence[str | Path | None], c
             reasons.append(f"stored manifest re-verified: {summary.state}")
         else:
             reasons.append(f"stored manifest NO LONGER VALIDATES ({summary.state}): " + "; ".join(summary.reasons))
-        extra = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
+        extra: dict[str, Any] = {} if local is None else {"inliers": local.inliers, "inlier_ratio": round(local.inlier_ratio, 3),
                                           "aligned_ssim": round(local.ssim, 4), "overlap": round(local.overlap, 3),
                                           "occluded": round(local.pixels.occluded, 3)}
         return RecoveryResult(label, True, method, entry.wm_id, str(entry.store), errors, distance, confidence,

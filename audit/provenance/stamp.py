@@ -8,13 +8,20 @@ an input that already carries a manifest becomes the parent ingredient, so its h
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
+from PIL import Image
+
 from audit.atomic import atomic_path
 from audit.errors import ArtefactError, ImageError, InputError, ProvenanceError
+from audit.images import load_image
+from audit.meta import make_meta, sha256_bytes, write_meta
+from audit.progress import track
 from audit.provenance.assertions import (
+    MIME_TYPES,
     ImageFacts,
     ManifestOptions,
     build_manifest,
@@ -25,6 +32,8 @@ from audit.provenance.assertions import (
 )
 from audit.provenance.ca import DEFAULT_CA_DIR, CertificateAuthority, algorithm_for, init_ca, load_ca
 from audit.provenance.context import c2pa_message, make_context
+from audit.provenance.durable import CannotMark, durable_input, prepare_durable
+from audit.provenance.store import ManifestStore
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,6 @@ class Stamper:
         self.durable = durable
         self._store = None
         if durable:
-            from audit.provenance.store import ManifestStore
-
             self._store = ManifestStore(store)
         from cryptography import x509
 
@@ -150,10 +157,6 @@ class Stamper:
 
     def _stamp_durable(self, src: Path, dst: Path, data: bytes, mime: str, facts: ImageFacts) -> StampResult:
         """Watermark first, then sign (so the hash binds the marked pixels), then keep the signed copy."""
-        import json
-
-        from audit.provenance.durable import prepare_durable
-
         assert self._store is not None
         prep = prepare_durable(data, mime, src.name, self._store)
         signed, had = self.sign_bytes(prep.data, mime, src.name, facts, prep.assertions)
@@ -179,15 +182,12 @@ def _check_decodes(data: bytes, name: Path) -> None:
     512² and would halve stamping throughput. JPEG/WebP are decoded (a few ms) by the shared loader.
     """
     if name.suffix.lower() == ".png":
-        from PIL import Image
-
         try:
             with Image.open(io.BytesIO(data)) as img:
                 img.verify()
             return
         except Exception as exc:  # PIL raises SyntaxError/OSError/struct.error for broken chunks
             raise ImageError(f"{name}: corrupt or truncated image ({exc})", "re-export or remove the file") from None
-    from audit.images import load_image
 
     try:
         load_image(data)
@@ -239,8 +239,6 @@ def stamp_image(
 
 def collect_images(inputs: Sequence[str | Path]) -> list[Path]:
     """Files given directly plus supported images found (non-recursively) in given folders, sorted."""
-    from audit.provenance.assertions import MIME_TYPES
-
     out: list[Path] = []
     for item in map(Path, inputs):
         if item.is_dir():
@@ -281,9 +279,6 @@ def stamp_batch(
     with its reason while the rest are stamped; `upscale_small` instead Lanczos-upscales small images and
     records that as a c2pa.resized action. Nothing stampable at all is an error (exit 2).
     """
-    from audit.progress import track
-    from audit.provenance.durable import CannotMark, durable_input
-
     images = collect_images(inputs)
     if in_place == (out is not None):
         raise InputError("give exactly one of --out DIR or --in-place")
@@ -308,7 +303,10 @@ def stamp_batch(
             if folder not in samples:
                 samples[folder] = read_samples(folder)
             base = samples[folder].get(src.name, ImageFacts())
-            dst = src if in_place else out_dir / src.name
+            if in_place or out_dir is None:  # the CLI requires --out unless --in-place
+                dst = src
+            else:
+                dst = out_dir / src.name
             try:
                 data, edits = durable_input(src, mime_type(src), upscale_small) if durable else (None, ())
                 facts = ImageFacts(prompt=base.prompt, seed=base.seed, verdict=verdicts.get(src.name), edits=edits)
@@ -322,10 +320,10 @@ def stamp_batch(
                 r = replace(r, upscaled_from=(size["width"], size["height"]))
             results.append(r)
         if not results and skipped:
-            exc = skipped[0][1]
+            first = skipped[0][1]
             raise CannotMark(f"nothing stamped: {len(skipped)} image(s) cannot carry durable provenance; "
-                             f"{exc.message}", exc.hint if upscale_small else
-                             f"{exc.hint}; --upscale-small stamps small images after a recorded upscale")
+                             f"{first.message}", first.hint if upscale_small else
+                             f"{first.hint}; --upscale-small stamps small images after a recorded upscale")
         if out_dir is not None:
             _write_run_meta(out_dir, stamper, results, report, [s for s, _ in skipped])
     return StampBatch(tuple(results), tuple(s for s, _ in skipped))
@@ -334,8 +332,6 @@ def stamp_batch(
 def _write_run_meta(out_dir: Path, stamper: Stamper, results: list[StampResult], report,
                     skipped: Sequence[Skipped] = ()) -> None:
     """meta.json for the output folder: signer, options, and each output's source and hash."""
-    from audit.meta import make_meta, sha256_bytes, write_meta
-
     opts = stamper.options
     write_meta(out_dir, make_meta(
         "stamped-images",

@@ -19,11 +19,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+import numpy as np
+
 from audit import config
 from audit.atomic import atomic_path
-from audit.errors import ArtefactError, RegistryError
+from audit.errors import ArtefactError, ImageError, RegistryError
+from audit.images import load_image
+from audit.meta import make_meta, sha256_bytes, write_meta
 from audit.perceptual import from_int64, to_int64
+from audit.progress import track
+from audit.provenance.assertions import MIME_TYPES
 from audit.provenance.fingerprint import Fingerprint
+from audit.provenance.local_features import ALG, LocalFeatures, extract
 
 if TYPE_CHECKING:
     from audit.provenance.local_features import LocalFeatures
@@ -93,8 +100,6 @@ class ManifestStore:
         except sqlite3.DatabaseError as exc:
             raise RegistryError(f"{db}: not a usable SQLite store ({exc})", "restore it or use another --store") from None
         if not (self.directory / "meta.json").is_file():
-            from audit.meta import make_meta, write_meta
-
             write_meta(self.directory, make_meta("manifest-store", schema_version=SCHEMA_VERSION))
 
     def close(self) -> None:
@@ -113,9 +118,6 @@ class ManifestStore:
             fp: Fingerprint, readback_errors: int | None, psnr: float | None, title: str | None,
             local: LocalFeatures | None = None) -> Entry:
         """Files first (temp then rename), then the row in one transaction: a crash leaves no dangling row."""
-        from audit.meta import sha256_bytes
-        from audit.provenance.assertions import MIME_TYPES
-
         if self.has(wm_id):
             raise ArtefactError(f"{self.directory}: watermark id {wm_id} is already stored", "stamp again for a new id")
         ext = next(e for e, m in MIME_TYPES.items() if m == mime)
@@ -130,11 +132,11 @@ class ManifestStore:
             self._db.execute("INSERT INTO entries VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             if local is not None:
                 self._put_local(wm_id, local)
-        return self.get(wm_id)
+        entry = self.get(wm_id)
+        assert entry is not None  # inserted just above
+        return entry
 
     def _put_local(self, wm_id: str, local: LocalFeatures) -> None:
-        from audit.provenance.local_features import ALG
-
         self._db.execute("INSERT OR REPLACE INTO local_features VALUES (?,?,?,?,?,?)",
                          (wm_id, ALG, local.width, local.height, *local.to_blobs()))
 
@@ -145,8 +147,6 @@ class ManifestStore:
 
     def local_features(self) -> Iterator[tuple[str, LocalFeatures]]:
         """(wm_id, features) of every entry whose features were made with the current detector settings."""
-        from audit.provenance.local_features import ALG, LocalFeatures
-
         rows = self._db.execute("SELECT wm_id, work_width, work_height, keypoints, descriptors FROM local_features "
                                 "WHERE alg = ?", (ALG,))
         for wm_id, w, h, kps, desc in rows:
@@ -154,8 +154,6 @@ class ManifestStore:
 
     def missing_local_features(self) -> list[str]:
         """Entries without current local features (stamped before schema 2, or with older detector settings)."""
-        from audit.provenance.local_features import ALG
-
         return [r[0] for r in self._db.execute(
             "SELECT wm_id FROM entries WHERE wm_id NOT IN (SELECT wm_id FROM local_features WHERE alg = ?) "
             "ORDER BY wm_id", (ALG,))]
@@ -178,16 +176,10 @@ class ManifestStore:
     def backfill_local_features(self) -> tuple[int, list[str]]:
         """Compute missing local features from the stored signed copies (same pixels as at stamping time).
         Returns (entries filled, entries skipped because their signed copy is missing or unreadable)."""
-        import numpy as np
-
-        from audit.errors import ImageError
-        from audit.images import load_image
-        from audit.progress import track
-        from audit.provenance.local_features import extract
-
         todo, skipped, done = self.missing_local_features(), [], 0
         for wm_id in track(todo, desc="local features", total=len(todo), unit="img"):
             entry = self.get(wm_id)
+            assert entry is not None  # listed by missing_local_features
             try:
                 rgb = np.asarray(load_image(entry.signed_path.read_bytes()).image, dtype=np.uint8)
             except (OSError, ImageError):

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from audit.errors import InputError, ProvenanceError
+from audit.progress import track
 from audit.provenance.assertions import AUDIT_LABEL, MINING_LABELS, mime_type
 from audit.provenance.ca import DEFAULT_CA_DIR, ROOT_CERT, load_trust_pem
 from audit.provenance.context import c2pa_message, make_context
+from audit.provenance.stamp import collect_images
 
 TRUSTED, VALID, INVALID, NO_MANIFEST = "Trusted", "Valid", "Invalid", "NoManifest"
 
@@ -226,9 +228,6 @@ def trust_options(path: str | Path | None) -> dict[str, Path]:
 
 def verify_images(paths: Sequence[str | Path], *, ca: str | Path | None = None,
                   trust: str | Path | None = None) -> list[VerifyResult]:
-    from audit.progress import track
-    from audit.provenance.stamp import collect_images
-
     images = collect_images(paths)
     with Verifier(ca, trust) as verifier:
         return [verifier.verify(p) for p in track(images, desc="verifying", total=len(images), unit="img")]

@@ -10,9 +10,10 @@ from audit.removal.auditlog import LogCheck, append_log, key_hash, verify_log
 from audit.removal.erase import AffectedModel, EraseResult, affected_models, erase
 from audit.removal.letter import letter_markdown, write_letter
 from audit.removal.locate import Candidate, candidates, confirm_hits, confirmed_keys, find_hits, locate
-from audit.removal.minimise import close_answered, minimise_request
+from audit.removal.minimise import minimise_request
 from audit.removal.modelcheck import ModelCheck, model_check
 from audit.removal.rebuild import Rebuild, rebuild_without_reembedding
+from audit.removal.retention import close_answered
 from audit.removal.store import STATES, RemovalRequest, RequestError, connect, create_request, get_request, list_requests, transition
 from audit.removal.tombstones import Tombstones, is_tombstoned, load_tombstones
 

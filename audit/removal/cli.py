@@ -127,7 +127,7 @@ def close_answered_(
     retention_days: float = typer.Option(..., "--retention-days", help="Keep answered requests this long, then close them."), db: Path = DB
 ) -> None:
     """Close confirmed/rejected/exempted requests answered more than N days ago; closing drops name and contact."""
-    from audit.removal.minimise import close_answered
+    from audit.removal.retention import close_answered
 
     ids = close_answered(_conn(db), retention_days)
     typer.echo(f"closed and minimised {len(ids)} request(s){': ' + ', '.join(f'#{i}' for i in ids) if ids else ''}")

@@ -14,12 +14,17 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from audit.errors import InputError
+from audit.images import load_rgb
+from audit.index import add_to_denylist, open_index
+from audit.meta import read_meta
+from audit.perceptual import phash_hex
 from audit.progress import track
 from audit.removal.auditlog import append_log, key_hash
 from audit.removal.locate import confirmed_keys
+from audit.removal.rebuild import rebuild_without_reembedding
 from audit.removal.store import RequestError, get_request, transaction, transition
 
 STEPS = ("tombstone", "denylist", "manifest", "files", "state-erased", "rebuild", "state-index_rebuilt")
@@ -39,8 +44,6 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
     """(sha256, pHash) per erased row. A manifest without pHashes (e.g. a hand-made one) gets them from the
     file, which still exists when the plan is written: a tombstone with no pHash would let a re-encoded or
     resized copy of the image back in."""
-    from audit.images import load_rgb
-    from audit.perceptual import phash_hex
     from audit.records import resolve_paths
 
     out = []
@@ -55,7 +58,6 @@ def _tombstone_hashes(rows: Any, dataset: Path) -> list[list[str | None]]:
 
 def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[str, Any]:
     """Write the journal once (inside one transaction) from what the manifest holds now."""
-    from audit.index import open_index
     from audit.records import manifest_hash, read_manifest
 
     keys = confirmed_keys(conn, request_id)
@@ -68,10 +70,10 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
     rows = df[df["key"].astype(str).isin(keys)]
     if rows.empty:
         raise InputError(f"none of the confirmed keys are in {dataset}", "was the index built from another dataset?")
-    common = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
+    common: dict[str, Any] = {"request_id": request_id, "keys": sorted(rows["key"].astype(str)), "dataset": str(dataset),
               "index": str(Path(index_dir).resolve()), "model": idx.meta.get("model"),
               "factory": idx.meta.get("factory_requested"), "manifest_before": manifest_hash(df)}
-    args = {
+    args: dict[str, dict[str, Any]] = {
         "tombstone": {"hashes": _tombstone_hashes(rows, dataset)},
         "files": {"paths": [str(p) for p in rows["path"].astype(str)]},
     }
@@ -86,7 +88,6 @@ def _plan(conn: sqlite3.Connection, request_id: int, index_dir: Path) -> dict[st
 
 def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, Any]) -> dict[str, Any]:
     """Run one step; returns facts to keep in the journal. Each is safe to run twice."""
-    from audit.index import add_to_denylist
     from audit.records import manifest_hash, read_manifest, write_manifest
 
     keys, dataset = a["keys"], Path(a["dataset"])
@@ -108,8 +109,6 @@ def _do_step(conn: sqlite3.Connection, request_id: int, name: str, a: dict[str, 
             path = Path(p) if Path(p).is_absolute() else dataset / p
             path.unlink(missing_ok=True)
     elif name == "rebuild":
-        from audit.removal.rebuild import rebuild_without_reembedding
-
         r = rebuild_without_reembedding(dataset, a["index"], model=a["model"], factory=a["factory"])
         index = Path(a["index"])
         for stale in index.parent.glob(f".{index.name}.work-*"):  # embeddings cached by an interrupted older build
@@ -169,10 +168,8 @@ class AffectedModel:
     reason: str
 
 
-def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: list[str | Path]) -> list[AffectedModel]:
+def affected_models(conn: sqlite3.Connection, request_id: int, model_dirs: Sequence[str | Path]) -> list[AffectedModel]:
     """Generator checkpoints whose meta.json shows they were trained on data holding the erased keys."""
-    from audit.meta import read_meta
-
     res = erase_summary(conn, request_id)
     plan = json.loads(conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0])
     erased_at = conn.execute("SELECT min(done_unix) FROM erase_plan WHERE request_id=? AND name='manifest'", (request_id,)).fetchone()[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import sqlite3
 from pathlib import Path
 
@@ -46,7 +47,6 @@ def write_letter(conn: sqlite3.Connection, request_id: int, out: str | Path, mod
         body = []
         for line in md.splitlines():
             t = html.escape(line)
-            import re
 
             t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
             t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.errors import InputError
+from audit.images import load_upload
+from audit.index.cache import cached_index
 from audit.removal.auditlog import append_log
 from audit.removal.store import RequestError, get_request, transaction, transition
 
@@ -40,7 +42,6 @@ def find_hits(index_dir: str | Path, photo: str | Path | bytes | None = None, ur
     """Search one index by any of photo / url / name; returns candidates (best score first per method).
 
     The opened index is cached per process (audit.index.cache) and reopened when the index is rebuilt."""
-    from audit.index.cache import cached_index
     from audit.records import read_manifest
 
     if photo is None and not url and not name:
@@ -50,8 +51,6 @@ def find_hits(index_dir: str | Path, photo: str | Path | bytes | None = None, ur
     out: list[Candidate] = []
     if photo is not None:
         if isinstance(photo, bytes):  # an upload in the app: decoded under the image policy, no temp file
-            from audit.images import load_upload
-
             photo = load_upload(photo, "the subject's photo")  # type: ignore[assignment]
         elif not Path(photo).is_file():
             raise InputError(f"photo {photo} does not exist", "pass the image the subject sent")

@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Sequence
 
 from audit.errors import InputError
+from audit.generate.sample import sample_to_dir
+from audit.index import build_index
+from audit.memorisation.verdict import COPY, SIMILAR
+from audit.meta import make_meta, write_meta
 from audit.removal.auditlog import append_log
+from audit.removal.erase import erase_summary
 from audit.removal.store import transaction
 
 #: The scan report that would keep the subject's photo (as base64 thumbnails); deleted after the check.
@@ -54,23 +59,18 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
                 prompts: Sequence[str], photos: Sequence[str | Path], n: int = 4, steps: int = 25, seed: int = 0,
                 index_model: str | None = None, device: str = "cpu") -> ModelCheck:
     """Sample `model_dir` with `prompts`, scan the samples against `photos`, log the outcome (hashes only)."""
-    from audit.generate.sample import sample_to_dir
-    from audit.index import build_index
     from audit.memorisation.run import scan_folder
-    from audit.memorisation.verdict import COPY, SIMILAR
-    from audit.meta import make_meta, write_meta
-    from audit.removal.erase import erase_summary
 
     res = erase_summary(conn, request_id)  # the check is about items this request erased
     prompts = [" ".join(str(p).split()) for p in prompts if str(p).strip()]
     if not prompts:
         raise InputError("no prompts given: the request does not store captions (data minimisation)",
                          "pass the subject's captions with --prompt '...' (repeatable)")
-    photos = [Path(p) for p in photos]
-    if not photos:
+    photo_paths = [Path(p) for p in photos]
+    if not photo_paths:
         raise InputError("no photos given: erased images are deleted and are not brought back for the check",
                          "pass the subject's photo(s) with --photo PATH (repeatable)")
-    for p in photos:
+    for p in photo_paths:
         if not p.is_file():
             raise InputError(f"photo {p} does not exist", "pass the image(s) the subject sent")
     model_dir, out = Path(model_dir), Path(out)
@@ -80,13 +80,13 @@ def model_check(conn: sqlite3.Connection, request_id: int, model_dir: str | Path
         plan = conn.execute("SELECT arg FROM erase_plan WHERE request_id=? AND name='rebuild'", (request_id,)).fetchone()
         index_model = json.loads(plan[0]).get("model") if plan else None
     out.mkdir(parents=True, exist_ok=True)
-    photo_hashes = sorted({_sha(p) for p in photos})
+    photo_hashes = sorted({_sha(p) for p in photo_paths})
     sampled = sample_to_dir(model_dir, prompts, out / "samples", n=n, seed=seed, steps=steps, device=device)
     tmp = Path(tempfile.mkdtemp(prefix=".modelcheck-", dir=out))
     try:
         src = tmp / "photos"
         src.mkdir()
-        for i, p in enumerate(photos):
+        for i, p in enumerate(photo_paths):
             shutil.copy2(p, src / f"subject_{i}{p.suffix.lower()}")
         build_index(src, tmp / "index", model=index_model)
         summary = scan_folder(out / "samples", tmp / "index", out / "scan", overwrite=True)

@@ -17,6 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from audit.atomic import atomic_dir
+from audit.embed import load_embedder
+from audit.index import build_index, layout
+from audit.index.vectors import key_ids
+from audit.meta import recorded, weights_sha256
+
 #: Rows copied per block from the old memory-mapped vectors (bounded memory at any index size).
 COPY_BLOCK = 65_536
 
@@ -32,8 +38,6 @@ class Rebuild:
 
 
 def _old_rows(index_dir: Path) -> tuple[np.ndarray, Any]:
-    from audit.index import layout
-
     t = layout.read_table(index_dir, layout.IDS_NAME, ["id", "key", "path", "sha256"], arrow=True)
     return t.column("id").to_numpy().astype(np.int64), t
 
@@ -63,12 +67,7 @@ def _reuse_plan(df, ids: np.ndarray, index_dir: Path, old_meta: dict) -> tuple[n
 def rebuild_without_reembedding(dataset: str | Path, index_dir: str | Path, model: str | None = None,
                                 factory: str | None = None) -> Rebuild:
     """Rebuild `index_dir` for the (filtered) manifest of `dataset`, reusing stored vectors when every row allows."""
-    from audit.atomic import atomic_dir
-    from audit.embed import load_embedder
-    from audit.index import build_index, layout
     from audit.index.build import finish_index_dir
-    from audit.index.vectors import key_ids
-    from audit.meta import recorded, weights_sha256
     from audit.records import MANIFEST_NAME, manifest_hash, read_manifest
 
     dataset, index_dir = Path(dataset), Path(index_dir)

@@ -12,12 +12,14 @@ import calendar
 import contextlib
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from audit.errors import RegistryError
+from audit.removal.auditlog import append_log
+from audit.removal.minimise import minimise_request
 
 #: 2: subject/contact nullable, so a closed request keeps no personal data (audit.removal.minimise).
 SCHEMA_VERSION = 2
@@ -97,8 +99,6 @@ class RemovalRequest:
         return not answered and (time.time() if now is None else now) > self.deadline_unix
 
     def as_dict(self) -> dict:
-        from dataclasses import asdict
-
         return {**asdict(self), "received": _iso(self.received_unix), "deadline": _iso(self.deadline_unix),
                 "overdue": self.overdue()}
 
@@ -180,8 +180,6 @@ def get_request(conn: sqlite3.Connection, request_id: int) -> RemovalRequest:
 def create_request(conn: sqlite3.Connection, subject: str, contact: str, received_unix: int | None = None,
                    actor: str = "") -> RemovalRequest:
     """Log a new request; a second open request from the same subject and contact is refused."""
-    from audit.removal.auditlog import append_log
-
     subject, contact = " ".join(str(subject).split()), str(contact).strip()
     if not subject or not contact:
         raise RequestError("a request needs the subject's name and a contact address", "pass --name and --contact")
@@ -195,7 +193,7 @@ def create_request(conn: sqlite3.Connection, subject: str, contact: str, receive
                                f"continue with `audit removal show {dup[0]}`")
         cur = conn.execute("INSERT INTO requests (subject, contact, state, received_unix, deadline_unix, updated_unix) "
                            "VALUES (?, ?, 'received', ?, ?, ?)", (subject, contact, received, add_months(received, 1), now))
-        rid = int(cur.lastrowid)
+        rid = int(cur.lastrowid or 0)
         conn.execute("INSERT INTO transitions VALUES (?, '', 'received', NULL, ?, ?)", (rid, actor, now))
         append_log(conn, "received", rid, [])
     return get_request(conn, rid)
@@ -217,8 +215,6 @@ def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expe
                reason: str | None = None, actor: str = "", months: int = MAX_EXTENSION_MONTHS,
                _executor: bool = False, key_hashes: list[str] | None = None) -> RemovalRequest:
     """Move a request to `to_state` if legal and still in `expected` (default: the state read now)."""
-    from audit.removal.auditlog import append_log
-
     if to_state not in STATES:
         raise RequestError(f"unknown state '{to_state}'", f"use one of {', '.join(STATES)}")
     if to_state in EXECUTOR_ONLY and not _executor:
@@ -249,8 +245,6 @@ def transition(conn: sqlite3.Connection, request_id: int, to_state: str, *, expe
         conn.execute("INSERT INTO transitions VALUES (?, ?, ?, ?, ?, ?)", (int(request_id), req.state, to_state, reason, actor, now))
         append_log(conn, to_state, int(request_id), key_hashes or [])
         if to_state == "closed":  # nothing left to do for the subject: drop their personal data now, atomically
-            from audit.removal.minimise import minimise_request
-
             minimise_request(conn, int(request_id))
     return get_request(conn, request_id)
 

@@ -7,12 +7,18 @@ or re-ingest cannot bring an erased item back (NOTES: GDPR requests).
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from audit import config
 from audit.errors import InputError
+from audit.images import load_rgb
+from audit.index.hamming import hash_distance
+from audit.meta import sha256_file
 from audit.perceptual import from_hex, phash_hex
+from audit.removal.store import connect
 
 #: pHash bits within which a new image counts as the erased one coming back (re-encoded, resized).
 TOMBSTONE_PHASH_DISTANCE = 4
@@ -29,11 +35,11 @@ class Tombstones:
     by_sha: dict[str, int]
     phashes: tuple[tuple[int, int], ...]  # (phash as int, request id)
     max_distance: int = TOMBSTONE_PHASH_DISTANCE
+    _codes: np.ndarray = field(init=False, repr=False, compare=False)
+    _rids: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One vectorised popcount over all tombstones per image instead of a Python loop over them.
-        import numpy as np
-
         object.__setattr__(self, "_codes", np.array([v & 0xFFFF_FFFF_FFFF_FFFF for v, _ in self.phashes], dtype=np.uint64))
         object.__setattr__(self, "_rids", np.array([r for _, r in self.phashes], dtype=np.int64))
 
@@ -46,12 +52,10 @@ class Tombstones:
         path = Path(s)
         if not path.is_file():
             raise InputError(f"{path} does not exist", "pass an image file or a sha256")
-        from audit.meta import sha256_file
 
         why = self.reason(sha256 or sha256_file(path))
         if why is not None or not self.phashes:
             return why
-        from audit.images import load_rgb
 
         return self.reason(None, phash_hex(load_rgb(path)))
 
@@ -64,7 +68,6 @@ class Tombstones:
             return f"sha256 erased under request #{rid}"
         if phash is None or phash == "" or not self.phashes:
             return None
-        from audit.index.hamming import hash_distance
 
         ph = phash & 0xFFFF_FFFF_FFFF_FFFF if isinstance(phash, int) else from_hex(phash)
         dist = hash_distance(self._codes, ph)
@@ -97,7 +100,6 @@ def from_env(db: str | Path | None = None) -> Tombstones | None:
     db = db or config.removal_db_from_env()
     if not db:
         return None
-    from audit.removal.store import connect
 
     if not Path(db).is_file():
         raise InputError(f"removal database {db} does not exist", f"pass --removal-db requests.db or unset {config.ENV_REMOVAL_DB}")

@@ -78,9 +78,9 @@ def locate_(manifest: Path = typer.Argument(..., help="manifest parquet file or 
     req = request_frame(sha256=sha256, phash=phash, url=url, name=name)
     hits = locate(_spark(master, shuffle_partitions, "locate"), manifest, req, max_distance=max_distance)
     if out:
-        from audit.optout.apply import _write_parquet
+        from audit.atomic import write_parquet
 
-        _write_parquet(hits, out)
+        write_parquet(hits, out)
     typer.echo(f"{hits['key'].nunique()} items in {hits['shard'].nunique()} shards" + (f" -> {out}" if out else ""))
     for r in hits.head(50).itertuples():
         typer.echo(f"  {r.key}\t{r.rule}\t{Path(str(r.shard)).name}\t{r.reason}")

@@ -8,14 +8,25 @@ map-side) and marks exact duplicates of the source bytes (a window per sha256 ke
 
 from __future__ import annotations
 
+import hashlib
+import json
+import tarfile
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
 
 from audit import config
-from audit.errors import InputError
+from audit.atomic import write_json
+from audit.embed import load_embedder
+from audit.errors import ImageError, InputError
+from audit.images import fit_within, load_image
+from audit.index.vectors import key_ids
+from audit.meta import make_meta, sha256_bytes, sha256_file
+from audit.perceptual import phash_hex
+from audit.removal.tombstones import from_env
 
 HASH_SCHEMA = ("key string, url string, caption string, original_path string, source_sha256 string, sha256 string, "
                "phash string, width long, height long, error string, skipped string")
@@ -36,8 +47,6 @@ def _find_image(shard: Path, key: str) -> Path | None:
 
 def hash_rows(batch: pd.DataFrame, max_side: int = 512, image_format: str = "jpeg", tombstones=None) -> pd.DataFrame:
     """sha256/pHash/size of each row's image exactly as DatasetWriter.add stores it (downscaled, re-encoded)."""
-    from urllib.parse import unquote, urlparse
-
     out = []
     for rec in batch.to_dict("records"):
         shard = Path(str(rec["shard"]).removeprefix("file://"))
@@ -67,13 +76,7 @@ def hash_image(source: Path | bytes, max_side: int, image_format: str, tombstone
     words and order (sha256 of the source bytes before decoding, then the pHash of the decoded image); its
     url and caption are blanked, as nothing of an erased item is kept beyond its tombstone.
     """
-    import hashlib
-
     from audit.dataset.store import encode_image
-    from audit.errors import ImageError
-    from audit.images import fit_within, load_image
-    from audit.meta import sha256_bytes, sha256_file
-    from audit.perceptual import phash_hex
 
     source_sha = sha256_bytes(source) if isinstance(source, bytes) else sha256_file(source)
     if tombstones is not None and (why := tombstones.reason(source_sha)):
@@ -107,9 +110,6 @@ def _hash_frame(out: list[dict]) -> pd.DataFrame:
 
 def hash_tar(tar_path: str, max_side: int = 512, image_format: str = "jpeg", tombstones=None) -> pd.DataFrame:
     """Rows of one webdataset tar (`<key>.jpg` + `<key>.json`/`<key>.txt` members), hashed like `hash_rows`."""
-    import json
-    import tarfile
-
     samples: dict[str, dict] = {}
     with tarfile.open(tar_path) as tf:
         for m in tf:
@@ -119,7 +119,10 @@ def hash_tar(tar_path: str, max_side: int = 512, image_format: str = "jpeg", tom
             key, _, ext = base.partition(".")
             ext = "." + ext.lower()
             smp = samples.setdefault(key, {"key": key})
-            data = tf.extractfile(m).read()
+            member = tf.extractfile(m)
+            if member is None:
+                continue
+            data = member.read()
             if ext in IMAGE_EXTS:
                 smp["image"], smp["original_path"] = data, f"{tar_path}::{m.name}"
             elif ext == ".json":
@@ -181,8 +184,6 @@ def hash_shards(spark, src: str | Path, *, max_side: int = 512, image_format: st
     $GENAUDIT_REMOVAL_DB) and exact duplicates (unless `keep_duplicates`) carry the skip reason in `skipped`.
     The tombstones are read once on the driver and broadcast; executors never open the SQLite file.
     """
-    from audit.removal.tombstones import from_env
-
     erased = from_env(tombstones)
     tomb_b = spark.sparkContext.broadcast(erased) if erased is not None else None
     df = _hash_source(spark, str(src), max_side, image_format, tomb_b)
@@ -217,9 +218,9 @@ def _hash_source(spark, src: str, max_side: int, image_format: str, tomb_b):
 
 def _embed_rows(emb, b: pd.DataFrame) -> pd.DataFrame:
     """One chunk through `audit index build`'s own decode/hash/embed step; unreadable rows carry the reason."""
-    from audit.index.build import _embed_chunk
+    from audit.index.build import embed_chunk
 
-    part = _embed_chunk(emb, [Path(p) for p in b["path"]])
+    part = embed_chunk(emb, [Path(p) for p in b["path"]])
     return pd.DataFrame({"id": b["id"].to_numpy(), "key": b["key"].to_numpy(), "vector": list(part["vectors"]),
                          "phash": part["phash"].view(np.int64), "dhash": part["dhash"].view(np.int64),
                          "kept": part["kept"], "reason": part["reason"].astype(str),
@@ -229,7 +230,6 @@ def _embed_rows(emb, b: pd.DataFrame) -> pd.DataFrame:
 def embed_manifest(spark, dataset: str | Path, model: str | None, *, chunk: int = 256):
     """(Spark DataFrame of id/key/vector/phash/dhash per manifest row, manifest pandas frame, dataset dir)."""
     from audit.index.build import resolve_source
-    from audit.index.vectors import key_ids
     from audit.records import read_manifest, resolve_paths
 
     dataset_dir, mpath = resolve_source(dataset, Path(dataset))
@@ -244,8 +244,6 @@ def embed_manifest(spark, dataset: str | Path, model: str | None, *, chunk: int 
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         import torch
 
-        from audit.embed import load_embedder
-
         torch.set_num_threads(1)
         emb = load_embedder(model)  # once per partition iterator
         for big in batches:  # Arrow batches can be 200k rows: decode at most `chunk` images at a time
@@ -259,9 +257,6 @@ def write_hashes(spark, src: str | Path, out: str | Path, *, max_side: int = 512
                  tombstones: str | Path | None = None, keep_duplicates: bool = False) -> dict[str, int]:
     """`audit scale hash`: write the hashed rows (parquet part files) and `<out>.meta.json`; return the counts."""
     from pyspark.sql import functions as F
-
-    from audit.atomic import write_json
-    from audit.meta import make_meta
 
     hash_shards(spark, src, max_side=max_side, image_format=image_format, tombstones=tombstones,
                 keep_duplicates=keep_duplicates).write.mode("overwrite").parquet(str(out))

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
+from audit.atomic import atomic_dir
+from audit.embed import load_embedder
 from audit.errors import ModelError
+from audit.index.layout import DENYLIST_NAME, VECTORS_WORK_NAME
+from audit.index.vectors import key_ids
+from audit.meta import read_meta
 
 
 def build_index_spark(spark, source: str | Path, out: str | Path, model: str | None = None,
                       factory: str | None = None, overwrite: bool = False) -> dict:
     """Build an index dir from a dataset on Spark; returns its meta (idempotent like build_index)."""
-    from audit.atomic import atomic_dir
-    from audit.embed import load_embedder
-    from audit.index.build import _check_out, finish_index_dir
-    from audit.index.layout import DENYLIST_NAME, VECTORS_WORK_NAME
-    from audit.index.vectors import key_ids
-    from audit.meta import read_meta
+    from audit.index.build import check_out, finish_index_dir
     from audit.records import manifest_hash
     from audit.scale.images import embed_manifest
 
@@ -31,7 +31,7 @@ def build_index_spark(spark, source: str | Path, out: str | Path, model: str | N
     sdf, df, dataset_dir = embed_manifest(spark, source, model)
     want = {"manifest_hash": manifest_hash(df), "weights_sha256": emb.weights_sha256,
             "factory_requested": factory, "dataset_dir": str(dataset_dir.resolve())}
-    if _check_out(out, want, overwrite):
+    if check_out(out, want, overwrite):
         return read_meta(out, kind="index")
     ids = key_ids(df["key"])
     order = np.argsort(ids, kind="stable")

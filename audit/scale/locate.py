@@ -7,15 +7,18 @@ then joined back to the manifest to say which shard file holds each item.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from audit import config
 from audit.errors import InputError
+from audit.scale.session import read_parquet
 
 
-def request_frame(*, sha256: list[str] = (), phash: list[str] = (), url: list[str] = (), name: list[str] = ()) -> pd.DataFrame:
+def request_frame(*, sha256: Sequence[str] = (), phash: Sequence[str] = (), url: Sequence[str] = (),
+                  name: Sequence[str] = ()) -> pd.DataFrame:
     """Registry-shaped frame for the request's identifiers (validated like registry entries)."""
     from audit.optout.registry import Registry
 
@@ -36,7 +39,6 @@ def locate(spark, manifest: str | Path, request: pd.DataFrame, *, max_distance: 
     from pyspark.sql import functions as F
 
     from audit.scale.optout import check_partitions, sort_matches
-    from audit.scale.session import read_parquet
 
     mdf = read_parquet(spark, manifest).withColumn("shard", F.input_file_name())
     matches, _ = check_partitions(mdf, request, max_distance=max_distance)

@@ -14,7 +14,10 @@ from typing import Iterator
 import pandas as pd
 
 from audit import config
+from audit.atomic import write_json, write_parquet
 from audit.errors import InputError
+from audit.meta import make_meta
+from audit.scale.session import read_parquet
 
 #: Manifest columns the matcher reads; others are dropped before the join to keep Arrow batches small.
 NEEDED = ("key", "url", "sha256", "phash", "author", "caption")
@@ -25,7 +28,6 @@ PROBLEM_SCHEMA = "key string, url string, problem string"
 
 def export_registry(registry: str | Path, out: str | Path) -> Path:
     """Active registry entries as one parquet file (what executors read: no SQLite on the cluster)."""
-    from audit.optout.apply import _write_parquet
     from audit.optout.registry import open_registry
 
     registry, out = Path(registry), Path(out)
@@ -33,7 +35,7 @@ def export_registry(registry: str | Path, out: str | Path) -> Path:
         raise InputError(f"registry {registry} does not exist", "create it with `audit optout add` or `audit optout import`")
     with open_registry(registry) as reg:
         df = reg.frame(active_only=True)
-    _write_parquet(df, out)
+    write_parquet(df, out)
     return out
 
 
@@ -79,12 +81,12 @@ def check_partitions(manifest_df, registry: pd.DataFrame, *, max_distance: int =
                 yield _typed(res.matches[MATCH_COLUMNS])
 
     def problems(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from audit.optout.match import _url_parts
+        from audit.optout.match import url_parts
 
         for b in batches:
             if "url" not in b:
                 continue
-            u = _url_parts(b)
+            u = url_parts(b)
             bad = u[u["url_error"].notna()]
             if len(bad):
                 yield pd.DataFrame({"key": bad["key"].astype(str), "url": bad["url"].astype(str),
@@ -102,21 +104,15 @@ def sort_matches(df: pd.DataFrame) -> pd.DataFrame:
 def check(spark, manifest: str | Path, registry: str | Path, out: str | Path, *,
           max_distance: int = config.PHASH_NEAR_DUPLICATE, single_file: bool = False) -> dict[str, int]:
     """Run the check; write `out` (a parquet folder of part files, or one sorted file with single_file) + problems."""
-    from audit.atomic import write_json
-    from audit.meta import make_meta
-    from audit.scale.session import read_parquet
-
     reg = _registry_frame(registry)
     mdf = read_parquet(spark, manifest)
     matches, problems = check_partitions(mdf, reg, max_distance=max_distance)
     out = Path(out)
     if single_file:
-        from audit.optout.apply import _write_parquet
-
         m = sort_matches(matches.toPandas())
         p = problems.toPandas()
-        _write_parquet(m, out)
-        _write_parquet(p, out.with_name(out.stem + ".problems.parquet"))
+        write_parquet(m, out)
+        write_parquet(p, out.with_name(out.stem + ".problems.parquet"))
         n_matches, covered, n_problems = len(m), int(m["key"].nunique()), len(p)
     else:
         matches.write.mode("overwrite").parquet(str(out))  # Spark writes to _temporary then commits

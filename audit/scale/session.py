@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from pathlib import Path
 
 from audit import config
-from audit.errors import AuditError
+from audit.errors import AuditError, InputError
 
 
 class SparkError(AuditError):
@@ -39,7 +40,6 @@ def spark_session(master: str = "local[2]", app_name: str = "genaudit", shuffle_
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no "hostname resolves to loopback" warning
-    import warnings
 
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     b = (
@@ -68,7 +68,5 @@ def read_parquet(spark, path: str | Path):
     """Spark DataFrame over one parquet file or a folder of shards (any Spark-readable URI: s3a://, hdfs://...)."""
     p = str(path)
     if "://" not in p and not Path(p).exists():
-        from audit.errors import InputError
-
         raise InputError(f"{p} does not exist", "pass a parquet file or a folder of parquet shards")
     return spark.read.parquet(p)
