@@ -67,7 +67,8 @@ class HitCard:
     @property
     def details(self) -> str:
         matched = f"matched: {self.evidence} · " if self.evidence else ""
-        return f"{matched}score {self.score_text} · {self.author} · {self.license} · key {self.key}"
+        parts = [f"score {self.score_text}", self.author, self.license, f"key {self.key}"]
+        return matched + " · ".join(p for p in parts if p)
 
 
 def hit_card(hit: Any, image_path: Path | None = None) -> HitCard:
@@ -115,6 +116,58 @@ def thumbnail(path: str | Path | None, max_side: int = 256) -> "Image.Image | No
         return None
 
 
+def at_side(img: "Image.Image", side: int) -> "Image.Image":
+    """Scale so the longer side is `side` px, up or down: a 32 px generation and a 384 px training image are shown at
+    the same size (small ones with nearest-neighbour, so pixels stay visible rather than blurred)."""
+    from PIL import Image
+
+    scale = side / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS)
+
+
+def thumbnail_bytes(data: bytes, max_side: int = 256) -> "Image.Image | None":
+    """A preview of uploaded bytes, None when they do not decode (a damaged file must not crash the page)."""
+    try:
+        return fit_within(load_image(data).image, max_side)
+    except ImageError:
+        return None
+
+
+def zip_folder(folder: Path) -> bytes:
+    """The files of one output folder as a zip (for a download button)."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and not p.name.startswith("."):
+                z.write(p, p.name)
+    return buf.getvalue()
+
+
 def format_error(exc: AuditError) -> str:
     """One line for st.error: the message, then what to do."""
     return f"{exc.message} — {exc.hint}" if exc.hint else exc.message
+
+
+def lookup_cards(hits: Sequence[Any], index_dir: Path) -> list[HitCard]:
+    """One card per training item of an opt-out lookup (its strongest reason), the image resolved against the
+    index's dataset dir (name hits carry the manifest's relative path, image hits an absolute one)."""
+    from audit.index.layout import dataset_dir
+
+    root = dataset_dir(index_dir)
+    cards: list[HitCard] = []
+    seen: set[str] = set()
+    for h in hits:
+        if h.key in seen:
+            continue
+        seen.add(h.key)
+        raw = _clean(h.path)
+        path = (Path(raw) if Path(raw).is_absolute() else root / raw) if raw else None
+        cards.append(HitCard(rank=len(cards) + 1, id=-1, key=h.key, score=float(h.score), caption=_clean(h.caption)
+                             or "(no caption)", author=_clean(h.author) or "unknown author", license="",
+                             source="", method=h.method, image_path=path if path and path.is_file() else None,
+                             evidence=h.reason))
+    return cards

@@ -37,6 +37,7 @@ GROUPS: list[tuple[str, str, str]] = [
     ("scale", "audit.scale.cli", "Run the same audits on Spark over sharded parquet."),
     ("removal", "audit.removal.cli", "GDPR requests: confirm, erase everywhere, prove it."),
     ("experiments", "audit.experiments.cli", "Controlled experiments on the reference generator."),
+    ("workspace", "audit.workspace_cli", "The workspace file the review app opens: init, show."),
 ]
 #: Modules that add top-level commands to `app` (e.g. `audit search`, `audit demo`).
 TOP_LEVEL: list[str] = ["audit.index.search_cli", "audit.demo_cli", "audit.app_cli"]

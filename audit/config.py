@@ -21,6 +21,8 @@ ENV_DATA = "GENAUDIT_DATA"
 ENV_CACHE = "GENAUDIT_CACHE"
 #: Progress bars: 0/false/no never, 1/true/yes always, unset: only when stderr is a terminal.
 ENV_PROGRESS = "GENAUDIT_PROGRESS"
+#: Workspace directory (holding workspace.toml) the review app opens (`audit app --workspace` sets it).
+ENV_WORKSPACE = "GENAUDIT_WORKSPACE"
 #: Index directory the review app opens (`audit app --index` sets it for the Streamlit process).
 ENV_INDEX = "GENAUDIT_INDEX"
 #: Memorisation report directory the app's review page opens first.
@@ -94,6 +96,12 @@ def progress_choice() -> bool | None:
     """$GENAUDIT_PROGRESS as a choice: False (0/false/no), True (1/true/yes), or None (decide by the terminal)."""
     value = (env_value(ENV_PROGRESS) or "").lower()
     return False if value in ("0", "false", "no") else True if value in ("1", "true", "yes") else None
+
+
+def workspace_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """$GENAUDIT_WORKSPACE (as `audit app --workspace` sets it), or None when unset."""
+    value = env_value(ENV_WORKSPACE, environ)
+    return Path(value).expanduser() if value else None
 
 
 def index_dir(environ: Mapping[str, str] | None = None) -> Path:

@@ -36,6 +36,7 @@ from audit.removal import (
     verify_log,
     write_letter,
 )
+from audit.workspace import write_workspace
 
 #: Phrased like the reference set's captions (title, category, keywords), which is what the tiny CLIP learnt.
 SAMPLE_QUERIES = (
@@ -334,6 +335,9 @@ def run_demo(
         sections += step(ctx) + [""]
         ctx.timings[name] = time.perf_counter() - t0
         log(f"[demo] {name} done in {ctx.timings[name]:.1f}s")
+    workspace = write_workspace(out, name="demo")
+    sections += ["## Review app workspace", f"- `{workspace}`: `audit app --workspace {out}` opens every page on "
+                 "these artefacts", ""]
     sections += ["## Timings", *[f"- {k}: {v:.1f}s" for k, v in ctx.timings.items()], ""]
     summary = out / "summary.md"
     write_text(summary, "\n".join(sections))

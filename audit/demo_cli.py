@@ -24,5 +24,5 @@ def register(app: typer.Typer) -> None:
 
         summary = run_demo(out=out, dataset=dataset, model=model, device=device, seed=seed, log=typer.echo)
         typer.echo(f"\nSummary: {summary}")
-        typer.echo(f"Open the review app:  audit app --index {out / 'index'}")
+        typer.echo(f"Open the review app:  audit app --workspace {out}")
         typer.echo("   (or: streamlit run app/streamlit_app.py)")

@@ -137,7 +137,7 @@ def test_no_index_shows_how_to_build_one(monkeypatch: pytest.MonkeyPatch, tmp_pa
     msg = at.info[0].value
     assert "No index at" in msg and "no-index-here" in msg
     assert "audit demo" in msg and "audit index build" in msg
-    assert [w.key for w in at.text_input] == ["index_dir"]  # no search box without an index
+    assert [w.key for w in at.text_input] == ["workspace_dir", "index_dir"]  # no search box without an index
 
 
 def test_concurrent_sessions_load_the_same_model(tiny_index: Path) -> None:
@@ -201,11 +201,13 @@ def test_default_is_demo_index_in_cwd_and_sidebar_offers_found_indices(monkeypat
     monkeypatch.delenv(INDEX_ENV, raising=False)
     at = AppTest.from_file(str(APP_SCRIPT), default_timeout=APP_TIMEOUT).run()
     assert not at.exception and not at.info
-    assert at.text_input(key="index_dir").value == str(Path("demo") / "index")
+    # resolved once, so a later change of working directory changes nothing (issue #21)
+    demo, other = str((tmp_path / "demo" / "index").resolve()), str((tmp_path / "runs" / "other-index").resolve())
+    assert at.text_input(key="index_dir").value == demo
     picker = at.selectbox(key="known_index")
-    assert list(picker.options) == [str(Path("demo") / "index"), str(Path("runs") / "other-index")]
-    picker.select(str(Path("runs") / "other-index")).run()
-    assert at.text_input(key="index_dir").value == str(Path("runs") / "other-index")
+    assert list(picker.options) == [demo, other]
+    picker.select(other).run()
+    assert at.text_input(key="index_dir").value == other
     at.text_input(key="search_text").input("a sailboat").run()
     assert not at.exception and len(_titles(at)) == len(ITEMS)
     assert "runs/other-index" in at.caption[0].value

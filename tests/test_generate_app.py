@@ -12,7 +12,13 @@ PAGE = Path(__file__).resolve().parents[1] / "app" / "app_pages" / "generate.py"
 torch.set_num_threads(1)
 
 
-def test_generate_page_samples_images(model_dir, monkeypatch):
+def test_generate_page_samples_images(model_dir, monkeypatch, tmp_path):
+    """Samples land in the workspace's runs/ folder (here: no workspace file, so under the working directory), with
+    a finished progress status, a zip download and the scan button."""
+    import io
+    import zipfile
+
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GENAUDIT_GENERATOR", str(model_dir))
     at = AppTest.from_file(str(PAGE), default_timeout=120).run()
     assert not at.exception
@@ -21,7 +27,17 @@ def test_generate_page_samples_images(model_dir, monkeypatch):
     at.button(key="gen_go").click().run()
     assert not at.exception
     assert len(at.get("image")) == 2
-    assert "seed 1" in str(at.get("image")[1].proto)
+    assert "p000_001.png" in str(at.get("image")[1].proto)
+    bars = [e.proto for e in at.get("progress")]  # fed by audit.progress, as the CLI's tqdm bar
+    assert [(b.value, b.text) for b in bars] == [(100, "sampling: 10 / 10")], bars
+    runs = sorted((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and sorted(p.name for p in runs[0].glob("*.png")) == ["p000_000.png", "p000_001.png"]
+    blob = at.get("download_button")[0].proto.url
+    assert blob  # served by the media file manager; the zip itself:
+    from app import app_display
+
+    names = zipfile.ZipFile(io.BytesIO(app_display.zip_folder(runs[0]))).namelist()
+    assert "p000_000.png" in names and "meta.json" in names
 
 
 def test_generate_page_reports_a_bad_model_dir(tmp_path, monkeypatch):

@@ -59,11 +59,23 @@ def test_file_optout_lands_in_sqlite_registry(monkeypatch, tiny_index, tmp_path)
     with sqlite3.connect(reg) as conn:
         rows = conn.execute("SELECT kind, display, aliases, scope, source, active FROM entries").fetchall()
     assert rows == [("artist", "Dan Gerhards", '["D. Gerhards"]', "ai-training", "email 2026-11-25", 1)]
-    # filing again is idempotent and says so
-    at.button[0].click().run()
+    # the page now says the artist has opted out, with the date, and offers to withdraw instead of filing again
+    today = rows and sqlite3.connect(reg).execute("SELECT substr(received, 1, 10) FROM entries").fetchone()[0]
+    assert any(f"opted out of ai-training on **{today}**" in m for m in _messages(at.success)), _messages(at.success)
+    # filing again is idempotent and says so (the file form's button follows the withdraw form's)
+    at.button[1].click().run()
     assert any("Already registered: opt-out #1" in m for m in _messages(at.success))
     with sqlite3.connect(reg) as conn:
         assert conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0] == 1
+    # withdrawing needs a reason, then marks the entry inactive (kept, logged)
+    at.button[0].click().run()
+    assert any("needs a reason" in m for m in _messages(at.error))
+    at.text_input(key="optout_withdraw_reason_1").input("artist changed their mind")
+    at.button[0].click().run()
+    assert not at.exception and any("Withdrawn: opt-out #1" in m for m in _messages(at.success))
+    with sqlite3.connect(reg) as conn:
+        assert conn.execute("SELECT active FROM entries").fetchall() == [(0,)]
+    assert not any("opted out of" in m for m in _messages(at.success))
 
 
 def test_bad_input_gives_clear_message(monkeypatch, tiny_index, tmp_path) -> None:  # noqa: F811

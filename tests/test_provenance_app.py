@@ -42,13 +42,38 @@ def test_page_shows_trusted_state_and_audit(signed):
     at = _run(out, str(ca.directory))
     assert any("Trusted" in s.value for s in at.success)
     assert [m.value for m in at.metric][:1] == ["similar"]
-    assert any("c2pa.created" in e.label for e in at.expander)
+    assert any("c2pa.created" in m.value.replace("\\", "") for m in at.markdown)
+
+
+def test_invalid_image_shows_no_unverified_claims(signed, tmp_path):
+    """Pixels changed after signing: the state is Invalid in plain words and the manifest's claims (verdict,
+    mining permission, history) are not displayed as if they were true."""
+    from test_provenance_stamp import tamper_one_pixel
+
+    ca, _, _ = signed
+    rng = np.random.default_rng(4)
+    Image.fromarray(rng.integers(0, 255, (48, 48, 3), dtype=np.uint8)).save(tmp_path / "src.png", compress_level=0)
+    out = stamp_image(tmp_path / "src.png", tmp_path / "signed.png", ca=ca, prompt="a fox", seed=5,
+                      verdict={"verdict": "similar", "score": 0.8}).output
+    bad = tmp_path / "tampered.png"
+    bad.write_bytes(tamper_one_pixel(out.read_bytes()))
+    at = _run(bad, str(ca.directory))
+    msgs = " ".join(e.value for e in at.error)
+    assert "Invalid" in msgs and "not shown" in msgs, msgs
+    assert not at.metric and not at.table
+    assert not any("c2pa.created" in m.value.replace("\\", "") for m in at.markdown)
+
+
+def test_a_folder_path_says_so(signed):
+    ca, out, _ = signed
+    at = _run(out.parent, str(ca.directory))
+    assert any("is a folder" in e.value for e in at.error)
 
 
 def test_page_shows_stripped_and_untrusted(signed):
     ca, out, stripped = signed
     at = _run(stripped, str(ca.directory))
-    assert any("NoManifest" in w.value for w in at.warning)
+    assert any("No Content Credentials" in w.value for w in at.warning)
     other = init_ca(Path(ca.directory).parent / "other")
     at = _run(out, str(other.directory / "root.pem"))
     assert any("Valid" in i.value for i in at.info) and not at.success

@@ -16,17 +16,28 @@ from audit.card import inputs as card_inputs
 from audit.errors import AuditError
 
 st.title("Dataset card")
-app_common.require_index()
+ws = app_common.workspace()
 status = app_common.current_status()
+if not status.ready:
+    app_common.require_index()  # says why and how to build one
 st.caption(f"{status.summary} · `{status.path}`")
 
 
-@st.cache_data(show_spinner="Computing the dataset card…", max_entries=8)
+@st.cache_resource(show_spinner="Computing the dataset card…", max_entries=8)
 def _card(path: str, token: str, prompts: str, registry: str, registry_token: str, requests: str,
           requests_token: str, mirror: bool):
-    """Tokens change with the files, so a newly filed opt-out or request shows on the next run."""
+    """Tokens change with the files, so a newly filed opt-out or request shows on the next run. A resource cache
+    (no copy per run: st.cache_data unpickled the whole card, clusters and examples, on every rerun)."""
     return build_card(path, prompts=parse_prompts(prompts, "the prompt list"), registry=registry or None,
                       requests=requests or None, mirror=mirror)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _files(path: str, token: str, prompts: str, registry: str, registry_token: str, requests: str,
+           requests_token: str, mirror: bool) -> tuple[str, str]:
+    """card.html and card.json of the cached card (same key)."""
+    card = _card(path, token, prompts, registry, registry_token, requests, requests_token, mirror)
+    return render_html(card), json.dumps({"card": card.to_dict()}, default=str, indent=1)
 
 
 def _images(members: list[dict], columns: int = 6) -> None:
@@ -47,9 +58,11 @@ with st.expander("Concept prompts (one `group: prompt` per line; people groups a
 
 with st.expander("Opt-out registry and removal requests (as `audit dataset card --registry/--removal-db`)"):
     registry_text = st.text_input("Opt-out registry (SQLite file of `audit optout`; blank: not checked)",
-                                  value=card_inputs.default_registry(), key="card_registry")
+                                  value=str(ws.registry) if ws.registry.is_file() else card_inputs.default_registry(),
+                                  key="card_registry")
     requests_text = st.text_input("Removal requests (request DB of `audit removal`, or a text/CSV/parquet list of "
-                                  "erased keys; blank: not checked)", value=card_inputs.default_requests(),
+                                  "erased keys; blank: not checked)",
+                                  value=str(ws.requests) if ws.requests.is_file() else card_inputs.default_requests(),
                                   key="card_requests")
 mirror = st.checkbox("Count horizontally flipped copies as near duplicates", value=True, key="card_mirror")
 registry_path = card_inputs.optional_path(registry_text)
@@ -145,6 +158,12 @@ with flagged:
             _images(fig["examples"])
 
 with download:
-    st.download_button("card.html", render_html(card), file_name="card.html", mime="text/html")
-    st.download_button("card.json", json.dumps({"card": card.to_dict()}, default=str, indent=1),
-                       file_name="card.json", mime="application/json")
+    # render_html embeds every example thumbnail (~30 s on the demo set): only on request, then cached with the card
+    if st.button("Prepare card.html and card.json", key="card_prepare") or st.session_state.get("card_prepared"):
+        st.session_state["card_prepared"] = True
+        with st.spinner("Rendering the card…"):
+            html_text, json_text = _files(str(status.path.resolve()), status.token, prompt_text, str(registry_path or ""),
+                                          card_inputs.file_token(registry_path), str(requests_path or ""),
+                                          card_inputs.file_token(requests_path), mirror)
+        st.download_button("card.html", html_text, file_name="card.html", mime="text/html")
+        st.download_button("card.json", json_text, file_name="card.json", mime="application/json")

@@ -72,7 +72,8 @@ class GeneratorPipeline:
         empty = self.text.encode([""])
         r = self.resolution
         images: list = []
-        pbar = bar(len(prompts), "sampling", unit="img") if progress else None
+        # counted in denoising steps (images x steps), so a long batch shows movement, not one jump at its end
+        pbar = bar(len(prompts) * int(steps), "sampling", unit="step") if progress else None
         self.unet.eval()
         with torch.inference_mode():
             for start in range(0, len(prompts), batch_size):
@@ -92,10 +93,10 @@ class GeneratorPipeline:
                         eps_u, eps_c = self.unet(torch.cat([x, x]), t, torch.cat([uncond, cond])).sample.chunk(2)
                         eps = eps_u + guidance * (eps_c - eps_u)
                     x = sched.step(eps, t, x, eta=0.0).prev_sample
+                    if pbar is not None:
+                        pbar.update(len(chunk))
                 pix = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
                 images.extend(Image.fromarray(a, "RGB") for a in pix)
-                if pbar is not None:
-                    pbar.update(len(chunk))
         if pbar is not None:
             pbar.close()
         return images

@@ -154,3 +154,18 @@ def dataset_dir(index_dir: str | Path, meta: dict[str, Any] | None = None) -> Pa
     """The dataset dir the index was built from (relative paths in ids.parquet resolve against it)."""
     meta = read_index_meta(index_dir) if meta is None else meta
     return Path(meta.get("dataset_dir", index_dir))
+
+
+def key_paths(index_dir: str | Path, keys: "list[str] | tuple[str, ...]") -> dict[str, Path | None]:
+    """Image file of each key (None when the key is not indexed or its file is gone): thumbnails for reviewers."""
+    want = {str(k) for k in keys}
+    if not want:
+        return {}
+    ids = read_ids(index_dir, columns=["key", "path"])
+    root = dataset_dir(index_dir)
+    out: dict[str, Path | None] = dict.fromkeys(want)
+    for key, rel in zip(ids["key"].astype(str), ids["path"].astype(str)):
+        if key in want:
+            p = Path(rel) if Path(rel).is_absolute() else root / rel
+            out[key] = p if p.is_file() else None
+    return out

@@ -14,7 +14,8 @@ from typing import Iterable
 import pandas as pd
 
 from audit.atomic import atomic_path
-from audit.errors import ArtefactError, InputError
+from audit.errors import ArtefactError, AuditError, InputError
+from audit.generate.store import check_model_dir
 
 REVIEWS_NAME = "reviews.parquet"
 DECISIONS = ("confirmed", "false_positive")
@@ -85,3 +86,24 @@ def filter_matches(frame: pd.DataFrame, verdicts: Iterable[str], only_undecided:
     """The rows of `reviewed_matches` with one of `verdicts`, optionally only those without a decision yet."""
     shown = frame[frame["verdict"].isin(list(verdicts))]
     return shown[shown["decision"].isna()] if only_undecided else shown
+
+
+def training_repeats(model_dir: str | Path | None) -> dict[str, int]:
+    """Times per epoch the generator saw each duplicated training key (its meta.json), {} when unknown.
+
+    Why: the index counts near-copies *in the set* (1 for an image stored once); the generator may still have been
+    trained on it x100 by oversampling, which is what drives memorisation."""
+    if model_dir is None:
+        return {}
+    try:
+        meta = check_model_dir(model_dir)
+    except AuditError:
+        return {}
+    dup = (meta.get("training") or {}).get("duplication") or {}
+    return {str(k): int(v) for k, v in dup.items()}
+
+
+def display_frame(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The review table as text a reviewer reads: missing values blank, never 'None' / '<NA>' / 'nan'."""
+    out = frame[columns].astype(object)
+    return out.where(out.notna(), "")

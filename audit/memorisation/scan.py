@@ -26,10 +26,12 @@ import numpy as np
 from PIL import Image
 
 from audit.errors import AuditError, ImageError, InputError
+from audit.generate.samples_layout import SAMPLES_NAME
 from audit.images import fit_within, is_image_path, load_image
 from audit.memorisation import evidence as ev
 from audit.memorisation import lowres
 from audit.memorisation.verdict import COPY, NOVEL, SIMILAR, PairScores, Thresholds, Verdict, decide, rank_key
+from audit.meta import META_NAME
 from audit.progress import bar
 
 #: Queries are brought within this side before anything else (huge generations cost time, not evidence).
@@ -65,7 +67,9 @@ class ScanResult:
 
 
 def list_generated(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Image files of `folder` (recursively, sorted) and the other files with why they were skipped."""
+    """Image files of `folder` (recursively, sorted) and the other files with why they were skipped.
+
+    A samples folder's own records (meta.json, samples.parquet) are not images anyone meant to scan: not listed."""
     if not folder.exists():
         raise InputError(f"{folder}: no such folder", "pass the folder of generated images")
     if not folder.is_dir():
@@ -74,6 +78,8 @@ def list_generated(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     skipped: list[Any] = []
     for p in sorted(folder.rglob("*")):
         if p.is_dir() or any(part.startswith(".") for part in p.relative_to(folder).parts):
+            continue
+        if p.name in (META_NAME, SAMPLES_NAME):
             continue
         (images if is_image_path(p) else skipped).append(p)
     return images, [(str(p), "not an image file") for p in skipped]

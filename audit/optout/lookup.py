@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -174,3 +174,53 @@ def file_artist_optout(
         raise InputError("registry file path is empty", f"type a path such as optout.db (or set {config.ENV_OPTOUT_REGISTRY})")
     with Registry(Path(registry).expanduser(), create=True) as reg:
         return reg.add("artist", name.strip(), aliases=aliases, scope=scope, source=source, evidence=evidence)
+
+
+def lookup_url(url: str, source: str | Path) -> list[LookupHit]:
+    """Training items whose source URL is `url`, or lies under it when it ends with '/' (a gallery or site)."""
+    from audit.optout.registry import canonical_value
+
+    text = (url or "").strip()
+    kind = "url_prefix" if text.endswith("/") else "url"
+    want = canonical_value(kind, text)  # InputError for a non-URL, with an example
+    df = _rows(source)
+    if "url" not in df:
+        return []
+    hits = []
+    for row in df[df["url"].notna()].to_dict("records"):
+        key = N.url_key(str(row["url"]))
+        if key is None or not (key == want if kind == "url" else key.startswith(want)):
+            continue
+        hits.append(LookupHit(text, str(row["key"]), str(row.get("path", "")), "url", 1.0,
+                              f"source URL {row['url']}", _text(row.get("caption")), _text(row.get("author")), "URL"))
+    return sorted(hits, key=lambda h: h.key)
+
+
+def artist_optouts(registry: str | Path, name: str, active_only: bool = True) -> list[Any]:
+    """The registry's artist entries naming `name` (as display name or alias); [] when the registry does not exist.
+
+    Why: an artist looking themselves up must see "opted out on DATE", not be invited to file the same opt-out again."""
+    from audit.optout.registry import Registry, canonical_value
+
+    p = Path(registry).expanduser()
+    if not str(registry).strip() or not p.is_file():
+        return []
+    want = canonical_value("artist", name)
+    with Registry(p, create=False) as reg:
+        df = reg.frame(kind="artist", active_only=active_only)
+        ids = [int(i) for i, v, a in zip(df["id"], df["value"], df["aliases"])
+               if v == want or want in {" ".join(N.name_tokens(x)) for x in json.loads(a or "[]")}]
+        return [reg.get(i) for i in ids]
+
+
+def withdraw_optout(registry: str | Path, entry_id: int, reason: str) -> Any:
+    """Withdraw one entry (kept, marked inactive, logged): the artist changed their mind."""
+    from audit.optout.registry import Registry
+
+    p = Path(registry).expanduser()
+    if not p.is_file():
+        raise InputError(f"opt-out registry {p} does not exist", "pick the workspace whose registry holds the entry")
+    if not (reason or "").strip():
+        raise InputError("a withdrawal needs a reason", "type why the opt-out is withdrawn (e.g. the artist's e-mail)")
+    with Registry(p, create=False) as reg:
+        return reg.deactivate(int(entry_id), reason.strip())

@@ -27,6 +27,7 @@ from audit.index import add_to_denylist, open_index
 from audit.meta import read_meta, sha256_file
 from audit.paths import confine
 from audit.perceptual import phash_hex
+from audit.progress import track
 from audit.records import image_root
 from audit.removal.auditlog import append_log, key_hasher
 from audit.removal.lease import erase_lease, renew
@@ -183,8 +184,9 @@ def _run(conn: sqlite3.Connection, request_id: int, index_dir: Path, lease: Any,
     if not planned:
         _plan(conn, request_id, index_dir, [str(r) for r in sweep_roots or []])
     ran = []
-    for r in conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
-                          (request_id,)).fetchall():
+    plan = conn.execute("SELECT step, name, arg, done_unix FROM erase_plan WHERE request_id=? ORDER BY step",
+                        (request_id,)).fetchall()
+    for r in track(plan, "erasure steps", unit="step"):  # the CLI's bar and the app's progress
         if r["done_unix"] is not None:
             continue
         lease = renew(conn, lease)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.errors import InputError
+from audit.images import load_upload
 from audit.index.cache import cached_index
 from audit.removal.auditlog import append_log
 from audit.removal.store import RequestError, get_request, transaction, transition
@@ -36,7 +37,7 @@ def _norm_url(u: str) -> str:
     return u.rstrip("/")
 
 
-def find_hits(index_dir: str | Path, photo: str | Path | None = None, url: str | None = None,
+def find_hits(index_dir: str | Path, photo: str | Path | bytes | None = None, url: str | None = None,
               name: str | None = None, k: int = 10, min_clip: float = DEFAULT_MIN_CLIP) -> list[Candidate]:
     """Search one index by any of photo / url / name; returns candidates (best score first per method).
 
@@ -49,7 +50,9 @@ def find_hits(index_dir: str | Path, photo: str | Path | None = None, url: str |
     denied = idx.denied_keys
     out: list[Candidate] = []
     if photo is not None:
-        if not Path(photo).is_file():
+        if isinstance(photo, bytes):  # an upload in the app: decoded under the image policy, no temp file
+            photo = load_upload(photo, "the subject's photo")  # type: ignore[assignment]
+        elif not Path(photo).is_file():
             raise InputError(f"photo {photo} does not exist", "pass the image the subject sent")
         for h in idx.near_duplicates(photo):
             out.append(Candidate(h.key, h.method, round(h.score, 4), False))
@@ -81,7 +84,7 @@ def find_hits(index_dir: str | Path, photo: str | Path | None = None, url: str |
     return out
 
 
-def locate(conn: sqlite3.Connection, request_id: int, index_dir: str | Path, *, photo: str | Path | None = None,
+def locate(conn: sqlite3.Connection, request_id: int, index_dir: str | Path, *, photo: str | Path | bytes | None = None,
            url: str | None = None, name: str | None = None, k: int = 10, min_clip: float = DEFAULT_MIN_CLIP,
            actor: str = "") -> list[Candidate]:
     """Store hits as candidates of a verified request (→ located). No hit at all is an error, not a silent pass."""
@@ -91,7 +94,7 @@ def locate(conn: sqlite3.Connection, request_id: int, index_dir: str | Path, *, 
                            "verify the subject's identity, then `audit removal move ID verified`")
     hits = find_hits(index_dir, photo, url, name, k, min_clip)
     if not hits:
-        what = ", ".join(f"{n}" for n, v in (("photo", photo), ("url", url), ("name", name)) if v)
+        what = ", ".join(f"{n}" for n, v in (("photo", photo is not None), ("url", url), ("name", name)) if v)
         raise InputError(f"nothing in {index_dir} matches the {what} of request #{request_id}",
                          "try another photo, the URL or the name; or answer the subject that no data was found")
     with transaction(conn):
